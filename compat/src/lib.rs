@@ -1,0 +1,8 @@
+//! Formats that cross a process boundary, written once and shared by every rcodis binary.
+//!
+//! - [`resp`]: the Redis serialization protocol (RESP2 and RESP3), request decoding for servers
+//!   and frame parsing/encoding for clients.
+//! - [`slot`]: the Codis slot hash (crc32 of the hash tag, modulo 1024).
+
+pub mod resp;
+pub mod slot;

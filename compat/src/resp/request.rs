@@ -1,0 +1,265 @@
+//! Incremental, zero-copy decoding of client requests (multibulk and inline), with Redis's
+//! limits and Redis's wording for protocol errors.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{split_args, DEFAULT_MAX_BULK_LEN, MAX_INLINE_SIZE, MAX_MULTIBULK_LEN};
+
+/// A protocol error; the message is what Redis sends after `-ERR ` before closing the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Protocol error: {0}")]
+pub struct ProtocolError(pub String);
+
+impl ProtocolError {
+    fn new(msg: impl Into<String>) -> Self {
+        ProtocolError(msg.into())
+    }
+}
+
+/// Limits applied while decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `proto-max-bulk-len`.
+    pub max_bulk_len: usize,
+    /// Largest element count of a multibulk request.
+    pub max_multibulk_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_bulk_len: DEFAULT_MAX_BULK_LEN, max_multibulk_len: MAX_MULTIBULK_LEN }
+    }
+}
+
+/// Decodes requests from a growing buffer. Arguments of multibulk requests are slices of the
+/// buffer (no copy); partial requests keep their progress so a large bulk is scanned once.
+#[derive(Debug, Default)]
+pub struct RequestDecoder {
+    pub limits: Limits,
+    /// Offset in the buffer up to which the current request has been parsed.
+    pos: usize,
+    /// Elements still expected in the current multibulk request (0 = not inside one).
+    remaining: usize,
+    /// Length of the bulk whose header was read but whose payload has not arrived.
+    bulk_len: Option<usize>,
+    /// Argument ranges of the current request, relative to the buffer start.
+    ranges: Vec<(usize, usize)>,
+}
+
+impl RequestDecoder {
+    pub fn new(limits: Limits) -> Self {
+        RequestDecoder { limits, ..Default::default() }
+    }
+
+    /// How many bytes the buffer must hold before the pending request can progress; lets the
+    /// reader reserve room for a large bulk at once.
+    pub fn wanted(&self) -> usize {
+        match self.bulk_len {
+            Some(len) => self.pos + len + 2,
+            None => 0,
+        }
+    }
+
+    /// Returns the next complete request, `Ok(None)` when more bytes are needed. Empty requests
+    /// (`*0`, `*-1`, blank inline lines) are skipped, as Redis does.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        loop {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if self.remaining == 0 {
+                if buf[0] != b'*' {
+                    return self.decode_inline(buf);
+                }
+                // Multibulk header.
+                let Some(eol) = find_cr(buf, 0) else {
+                    if buf.len() > MAX_INLINE_SIZE {
+                        return Err(ProtocolError::new("too big mbulk count string"));
+                    }
+                    return Ok(None);
+                };
+                if eol + 1 >= buf.len() {
+                    return Ok(None);
+                }
+                let count = parse_int(&buf[1..eol]);
+                let count = match count {
+                    Some(n) if n <= self.limits.max_multibulk_len as i64 => n,
+                    _ => return Err(ProtocolError::new("invalid multibulk length")),
+                };
+                if count <= 0 {
+                    let _ = buf.split_to(eol + 2);
+                    continue;
+                }
+                self.pos = eol + 2;
+                self.remaining = count as usize;
+                self.ranges.clear();
+                self.ranges.reserve(self.remaining.min(1024));
+            }
+            while self.remaining > 0 {
+                let len = match self.bulk_len {
+                    Some(len) => len,
+                    None => {
+                        if self.pos >= buf.len() {
+                            return Ok(None);
+                        }
+                        let Some(eol) = find_cr(buf, self.pos) else {
+                            if buf.len() - self.pos > MAX_INLINE_SIZE {
+                                return Err(ProtocolError::new("too big bulk count string"));
+                            }
+                            return Ok(None);
+                        };
+                        if buf[self.pos] != b'$' {
+                            let got = buf[self.pos] as char;
+                            return Err(ProtocolError(format!("expected '$', got '{got}'")));
+                        }
+                        if eol + 1 >= buf.len() {
+                            return Ok(None);
+                        }
+                        let len = match parse_int(&buf[self.pos + 1..eol]) {
+                            Some(n) if n >= 0 && n as usize <= self.limits.max_bulk_len => n as usize,
+                            _ => return Err(ProtocolError::new("invalid bulk length")),
+                        };
+                        self.pos = eol + 2;
+                        self.bulk_len = Some(len);
+                        len
+                    }
+                };
+                if buf.len() < self.pos + len + 2 {
+                    return Ok(None);
+                }
+                self.ranges.push((self.pos, self.pos + len));
+                self.pos += len + 2;
+                self.bulk_len = None;
+                self.remaining -= 1;
+            }
+            let frame = buf.split_to(self.pos).freeze();
+            self.pos = 0;
+            let args = self.ranges.drain(..).map(|(s, e)| frame.slice(s..e)).collect();
+            return Ok(Some(args));
+        }
+    }
+
+    fn decode_inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let Some(nl) = memchr::memchr(b'\n', buf) else {
+            if buf.len() > MAX_INLINE_SIZE {
+                return Err(ProtocolError::new("too big inline request"));
+            }
+            return Ok(None);
+        };
+        let line = buf.split_to(nl + 1);
+        let mut body = &line[..nl];
+        if body.last() == Some(&b'\r') {
+            body = &body[..body.len() - 1];
+        }
+        let args = split_args(body).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
+        if args.is_empty() {
+            // Blank lines are ignored (they keep telnet sessions alive).
+            return self.decode(buf);
+        }
+        Ok(Some(args.into_iter().map(Bytes::from).collect()))
+    }
+}
+
+fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
+    memchr::memchr(b'\r', &buf[from..]).map(|i| from + i)
+}
+
+/// Parses a signed decimal the way Redis's `string2ll` does (no spaces, no `+`, no leading zero).
+fn parse_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?;
+        v = if neg { v.checked_sub((c - b'0') as i64)? } else { v.checked_add((c - b'0') as i64)? };
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(input: &[u8]) -> (Vec<Vec<Vec<u8>>>, Result<(), ProtocolError>) {
+        let mut d = RequestDecoder::default();
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        loop {
+            match d.decode(&mut buf) {
+                Ok(Some(args)) => out.push(args.iter().map(|a| a.to_vec()).collect()),
+                Ok(None) => return (out, Ok(())),
+                Err(e) => return (out, Err(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn multibulk_pipeline() {
+        let (cmds, r) = dec(b"*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n*1\r\n$4\r\nPING\r\n");
+        r.unwrap();
+        assert_eq!(cmds, vec![vec![b"PING".to_vec(), b"hi".to_vec()], vec![b"PING".to_vec()]]);
+    }
+
+    #[test]
+    fn byte_at_a_time() {
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na\r\nbc\r\n";
+        let mut d = RequestDecoder::default();
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for &b in input.iter() {
+            buf.extend_from_slice(&[b]);
+            if let Some(a) = d.decode(&mut buf).unwrap() {
+                got = Some(a);
+            }
+        }
+        let got = got.unwrap();
+        assert_eq!(&got[2][..], b"a\r\nbc");
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn inline_and_blank_lines() {
+        let (cmds, r) = dec(b"\r\n  \nset a \"b c\"\r\nPING\n");
+        r.unwrap();
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0][2], b"b c");
+    }
+
+    #[test]
+    fn empty_multibulk_is_skipped() {
+        let (cmds, r) = dec(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n");
+        r.unwrap();
+        assert_eq!(cmds.len(), 1);
+    }
+
+    #[test]
+    fn errors_use_redis_wording() {
+        assert_eq!(dec(b"*abc\r\n").1.unwrap_err().to_string(), "Protocol error: invalid multibulk length");
+        assert_eq!(dec(b"*2000000\r\n").1.unwrap_err().0, "invalid multibulk length");
+        assert_eq!(dec(b"*1\r\n$600000000\r\n").1.unwrap_err().0, "invalid bulk length");
+        assert_eq!(dec(b"*1\r\n$-1\r\n").1.unwrap_err().0, "invalid bulk length");
+        assert_eq!(dec(b"*1\r\nfoo\r\n").1.unwrap_err().0, "expected '$', got 'f'");
+        assert_eq!(dec(b"set \"a\r\n").1.unwrap_err().0, "unbalanced quotes in request");
+        let big = vec![b'a'; MAX_INLINE_SIZE + 1];
+        assert_eq!(dec(&big).1.unwrap_err().0, "too big inline request");
+        let mut big = b"*".to_vec();
+        big.extend(vec![b'1'; MAX_INLINE_SIZE + 1]);
+        assert_eq!(dec(&big).1.unwrap_err().0, "too big mbulk count string");
+    }
+
+    #[test]
+    fn large_bulk_waits_and_reports_wanted() {
+        let mut d = RequestDecoder::default();
+        let mut buf = BytesMut::from(&b"*1\r\n$100000\r\nabc"[..]);
+        assert!(d.decode(&mut buf).unwrap().is_none());
+        assert_eq!(d.wanted(), 13 + 100000 + 2);
+    }
+}
