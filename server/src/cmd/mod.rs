@@ -1,0 +1,196 @@
+//! Commands: one module per family, a table of their specs, and the dispatcher that checks
+//! arity and authentication, runs the handler and keeps per-command statistics.
+
+pub mod connection;
+pub mod error;
+pub mod hash;
+pub mod keys;
+pub mod list;
+pub mod reply;
+pub mod server;
+pub mod set;
+pub mod slots;
+pub mod string;
+pub mod zset;
+
+mod ctx;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+pub use ctx::Ctx;
+pub use error::{CmdError, CmdResult};
+pub use reply::Reply;
+
+use crate::client::Client;
+use crate::server::State;
+
+pub type Handler = fn(&mut Ctx) -> CmdResult;
+
+/// Command flags, named as in Redis's command table (COMMAND prints them).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const RANDOM: u32 = 1 << 6;
+    pub const SORT_FOR_SCRIPT: u32 = 1 << 7;
+    pub const LOADING: u32 = 1 << 8;
+    pub const STALE: u32 = 1 << 9;
+    pub const SKIP_MONITOR: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    /// Allowed before AUTH when `requirepass` is set.
+    pub const NO_AUTH: u32 = 1 << 12;
+    /// Blocks the client (BLPOP and friends).
+    pub const BLOCKING: u32 = 1 << 13;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (RANDOM, "random"),
+        (SORT_FOR_SCRIPT, "sort_for_script"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (BLOCKING, "blocking"),
+    ];
+}
+
+/// One command: its name (lower case), arity (negative = at least), flags, key positions and
+/// handler.
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub handler: Handler,
+}
+
+impl CommandSpec {
+    pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Self {
+        CommandSpec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, handler }
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        a == 0 || (a > 0 && argc as i32 == a) || (a < 0 && argc as i32 >= -a)
+    }
+
+    /// Positions of the key arguments in `args` (COMMAND GETKEYS and the slot of a command).
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key };
+        let step = self.step.max(1);
+        let mut v = Vec::new();
+        let mut i = self.first_key;
+        while i <= last && (i as usize) < argc {
+            v.push(i as usize);
+            i += step;
+        }
+        v
+    }
+}
+
+/// Every command family's table.
+fn families() -> [&'static [CommandSpec]; 10] {
+    [
+        connection::COMMANDS,
+        string::COMMANDS,
+        keys::COMMANDS,
+        list::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
+        server::COMMANDS,
+        slots::COMMANDS,
+        &[],
+    ]
+}
+
+/// The command table: specs in a stable order and a name index.
+pub struct CommandTable {
+    pub specs: Vec<&'static CommandSpec>,
+    by_name: HashMap<&'static [u8], usize>,
+}
+
+impl CommandTable {
+    pub fn get() -> &'static CommandTable {
+        static TABLE: OnceLock<CommandTable> = OnceLock::new();
+        TABLE.get_or_init(|| {
+            let specs: Vec<&'static CommandSpec> = families().into_iter().flatten().collect();
+            let by_name = specs.iter().enumerate().map(|(i, s)| (s.name.as_bytes(), i)).collect();
+            CommandTable { specs, by_name }
+        })
+    }
+
+    /// Finds a command by name, case-insensitively.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 64];
+        let lower = crate::util::lower_into(name, &mut buf)?;
+        self.by_name.get(lower).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+}
+
+/// Runs one request and appends its reply to `out`.
+pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut Reply) {
+    let table = CommandTable::get();
+    let Some(idx) = table.lookup(&args[0]) else {
+        out.error(&unknown_command(args));
+        return;
+    };
+    let spec = table.specs[idx];
+    if !spec.arity_ok(args.len()) {
+        out.error(&error::wrong_arity(spec.name).0);
+        return;
+    }
+    if !client.authenticated && !spec.has(flags::NO_AUTH) && state.config.requirepass.is_some() {
+        out.error(&error::NOAUTH.0);
+        return;
+    }
+    let start = std::time::Instant::now();
+    let now_ms = crate::util::now_ms();
+    let result = {
+        let mut ctx = Ctx { state, client, args, out, now_ms, spec };
+        (spec.handler)(&mut ctx)
+    };
+    if let Err(e) = result {
+        out.error(&e.0);
+    }
+    let stat = &mut state.stats.commands[idx];
+    stat.calls += 1;
+    stat.usec += start.elapsed().as_micros() as u64;
+    state.stats.total_commands += 1;
+}
+
+/// Redis 3.2's wording (what Codis clients see through the proxy, `d1_proxy_commands`).
+fn unknown_command(args: &[Bytes]) -> String {
+    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    format!("ERR unknown command '{name}'")
+}

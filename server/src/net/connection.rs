@@ -1,0 +1,144 @@
+//! The life of one connection: read whatever arrived, decode every complete request, run them
+//! all under one acquisition of the state lock, write all replies at once.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use compat::resp::{Limits, RequestDecoder, MAX_MULTIBULK_LEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::client::{Client, ClientInfo};
+use crate::cmd::{self, Reply};
+use crate::server::Shared;
+use crate::util::now_ms;
+
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr, id: u64) {
+    let local = stream.local_addr().unwrap_or(addr);
+    let kill = Arc::new(Notify::new());
+    let (mut client, limits, timeout) = {
+        let mut st = shared.state.lock();
+        let now = now_ms();
+        st.clients.insert(
+            id,
+            ClientInfo {
+                id,
+                addr,
+                local_addr: local,
+                name: Vec::new(),
+                db: 0,
+                created_ms: now,
+                last_interaction_ms: now,
+                last_cmd: "NULL".into(),
+                resp: 2,
+                kill: kill.clone(),
+                killed: false,
+                qbuf: 0,
+                obuf: 0,
+                is_replica: false,
+                is_master: false,
+            },
+        );
+        let auth = st.config.requirepass.is_none();
+        let limits = Limits { max_bulk_len: st.config.proto_max_bulk_len, max_multibulk_len: MAX_MULTIBULK_LEN };
+        (Client::new(id, addr, local, auth), limits, st.config.timeout)
+    };
+    let mut decoder = RequestDecoder::new(limits);
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut reply = Reply::new(false);
+
+    'conn: loop {
+        let want = decoder.wanted();
+        if want > rbuf.len() {
+            // A large bulk is on its way: make room for it at once.
+            rbuf.reserve(want - rbuf.len());
+        } else if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        let read = async {
+            if timeout > 0 {
+                match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut rbuf)).await {
+                    Ok(r) => r,
+                    Err(_) => Ok(0),
+                }
+            } else {
+                stream.read_buf(&mut rbuf).await
+            }
+        };
+        let n = tokio::select! {
+            r = read => match r { Ok(n) => n, Err(_) => 0 },
+            _ = kill.notified() => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        shared.state.lock().stats.net_input_bytes += n as u64;
+        // Run what arrived; a huge pipeline is answered in chunks of about 1 MB.
+        loop {
+            let before = rbuf.len();
+            run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply);
+            if !reply.is_empty() {
+                if stream.write_all(&reply.buf).await.is_err() {
+                    break 'conn;
+                }
+                reply.buf.clear();
+                if reply.buf.capacity() > 1 << 20 {
+                    reply.buf = BytesMut::with_capacity(16 * 1024);
+                }
+            }
+            if client.close_after_reply {
+                break 'conn;
+            }
+            if rbuf.is_empty() || rbuf.len() == before {
+                break;
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+    shared.state.lock().clients.remove(&id);
+}
+
+/// Decodes and executes every complete request in `rbuf` under one lock acquisition, stopping
+/// early when the reply grows past 1 MB or the client must be closed.
+fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client, reply: &mut Reply) {
+    let mut st = shared.state.lock();
+    let id = client.id;
+    let mut last_cmd = None;
+    loop {
+        reply.resp3 = client.resp3;
+        match decoder.decode(rbuf) {
+            Ok(Some(args)) => {
+                st.now_ms = now_ms();
+                cmd::execute(&mut st, client, &args, reply);
+                last_cmd = Some(args[0].clone());
+                if client.close_after_reply || reply.len() > 1 << 20 {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                reply.error(&format!("ERR {e}"));
+                tracing::debug!(client = %client.addr, "protocol error: {e}");
+                client.close_after_reply = true;
+                break;
+            }
+        }
+    }
+    st.stats.net_output_bytes += reply.len() as u64;
+    let now = st.now_ms;
+    if let Some(info) = st.clients.get_mut(&id) {
+        info.last_interaction_ms = now;
+        info.db = client.db;
+        info.resp = if client.resp3 { 3 } else { 2 };
+        info.qbuf = rbuf.len();
+        if let Some(name) = last_cmd {
+            info.last_cmd = String::from_utf8_lossy(&name).to_ascii_lowercase();
+        }
+        if info.killed {
+            client.close_after_reply = true;
+        }
+    }
+}

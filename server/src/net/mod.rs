@@ -1,0 +1,4 @@
+//! Networking: listeners and the per-connection loop.
+
+pub mod connection;
+pub mod listener;

