@@ -189,8 +189,19 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     state.stats.total_commands += 1;
 }
 
-/// Redis 3.2's wording (what Codis clients see through the proxy, `d1_proxy_commands`).
+/// Redis 7's wording: the name and the first arguments, each cut so the total stays short.
 fn unknown_command(args: &[Bytes]) -> String {
-    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
-    format!("ERR unknown command '{name}'")
+    let name = String::from_utf8_lossy(&args[0]);
+    let name: String = name.chars().take(128).collect();
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let a = String::from_utf8_lossy(a);
+        let room = 128 - rest.len();
+        let cut: String = a.chars().take(room).collect();
+        rest.push_str(&format!("'{cut}' "));
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {rest}")
 }
