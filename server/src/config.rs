@@ -27,6 +27,15 @@ pub struct Config {
     pub maxmemory_samples: u32,
     pub hz: u32,
     pub proto_max_bulk_len: usize,
+    /// Encoding thresholds (OBJECT ENCODING answers follow them, as in Redis).
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    pub list_max_listpack_size: i64,
+    /// `notify-keyspace-events` as given (empty = off).
+    pub notify_keyspace_events: String,
     /// Every directive as text, for CONFIG GET and REWRITE.
     pub values: Vec<(String, String)>,
 }
@@ -56,6 +65,13 @@ impl Default for Config {
             maxmemory_samples: 5,
             hz: 10,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            notify_keyspace_events: String::new(),
             values: Vec::new(),
         }
     }

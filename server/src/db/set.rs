@@ -2,6 +2,7 @@
 
 use crate::sds::Sds;
 
+#[derive(Clone)]
 pub enum SetValue {
     /// Sorted integers (`intset`).
     Ints(Vec<i64>),
@@ -20,6 +21,27 @@ impl SetValue {
         match self {
             SetValue::Ints(v) => v.capacity() * 8,
             SetValue::Table(t) => t.capacity() * 40 + t.iter().map(|m| m.heap_size()).sum::<usize>(),
+        }
+    }
+
+    // --- Contract used by other families (SORT, COPY, RDB); keep these signatures.
+
+    pub fn len(&self) -> usize {
+        match self {
+            SetValue::Ints(v) => v.len(),
+            SetValue::Table(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every member, in the set's iteration order.
+    pub fn members(&self) -> Vec<Sds> {
+        match self {
+            SetValue::Ints(v) => v.iter().map(|n| Sds::new(itoa::Buffer::new().format(*n).as_bytes())).collect(),
+            SetValue::Table(t) => t.iter().cloned().collect(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::sds::Sds;
 
+#[derive(Clone)]
 pub struct ZSetValue {
     pub members: Vec<(f64, Sds)>,
     pub big: bool,
@@ -14,5 +15,20 @@ impl ZSetValue {
 
     pub fn heap_size(&self) -> usize {
         self.members.capacity() * 32
+    }
+
+    // --- Contract used by other families (SORT, COPY, RDB); keep these signatures.
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Members with their scores, in ascending (score, member) order.
+    pub fn ordered(&self) -> Vec<(Sds, f64)> {
+        self.members.iter().map(|(s, m)| (m.clone(), *s)).collect()
     }
 }
