@@ -103,6 +103,7 @@ async fn cron(shared: Arc<Shared>, hz: u32) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
+        util::clock::resync();
         let mut st = shared.state.lock();
         st.active_expire_cycle(period / 4);
     }

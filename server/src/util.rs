@@ -239,13 +239,78 @@ fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
 }
 
 /// Milliseconds since the unix epoch.
+#[inline]
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    clock::now_us() / 1000
 }
 
 /// Microseconds since the unix epoch.
+#[inline]
 pub fn now_us() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    clock::now_us()
+}
+
+/// A cheap wall clock. Every command reads the time two or three times; `clock_gettime` costs
+/// too much on virtual machines, so the wall time is extrapolated from the CPU's timestamp
+/// counter (quanta) and re-anchored to the system clock by the server cron.
+pub mod clock {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    use parking_lot::Mutex;
+
+    struct Anchor {
+        raw: u64,
+        wall_us: i64,
+    }
+
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    static ANCHOR: Mutex<Anchor> = Mutex::new(Anchor { raw: 0, wall_us: 0 });
+    static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+    thread_local! {
+        static LOCAL: Cell<(u64, u64, i64)> = const { Cell::new((u64::MAX, 0, 0)) };
+    }
+
+    fn qclock() -> &'static quanta::Clock {
+        CLOCK.get_or_init(quanta::Clock::new)
+    }
+
+    fn system_us() -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    }
+
+    /// Re-anchors the extrapolated clock to the system clock.
+    pub fn resync() {
+        let q = qclock();
+        let mut a = ANCHOR.lock();
+        a.raw = q.raw();
+        a.wall_us = system_us();
+        EPOCH.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn now_us() -> i64 {
+        let q = qclock();
+        let epoch = EPOCH.load(Ordering::Acquire);
+        let (seen, raw0, wall0) = LOCAL.with(|l| l.get());
+        let (raw0, wall0) = if seen == epoch && epoch != 0 {
+            (raw0, wall0)
+        } else {
+            if epoch == 0 {
+                resync();
+            }
+            let a = ANCHOR.lock();
+            let v = (a.raw, a.wall_us);
+            LOCAL.with(|l| l.set((EPOCH.load(Ordering::Acquire), v.0, v.1)));
+            v
+        };
+        let raw = q.raw();
+        if raw < raw0 {
+            return wall0;
+        }
+        wall0 + q.delta(raw0, raw).as_micros() as i64
+    }
 }
 
 /// Lowercases an ASCII command name into `buf`; `None` when it is too long to be a command.

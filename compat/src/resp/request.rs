@@ -63,23 +63,31 @@ impl RequestDecoder {
     /// Returns the next complete request, `Ok(None)` when more bytes are needed. Empty requests
     /// (`*0`, `*-1`, blank inline lines) are skipped, as Redis does.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let mut args = Vec::new();
+        Ok(self.decode_into(buf, &mut args)?.then_some(args))
+    }
+
+    /// Like [`decode`](Self::decode), but fills `args` (cleared first) so a connection can reuse
+    /// one vector for all its requests. Returns whether a request was decoded.
+    pub fn decode_into(&mut self, buf: &mut BytesMut, args: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
+        args.clear();
         loop {
             if buf.is_empty() {
-                return Ok(None);
+                return Ok(false);
             }
             if self.remaining == 0 {
                 if buf[0] != b'*' {
-                    return self.decode_inline(buf);
+                    return self.decode_inline(buf, args);
                 }
                 // Multibulk header.
                 let Some(eol) = find_cr(buf, 0) else {
                     if buf.len() > MAX_INLINE_SIZE {
                         return Err(ProtocolError::new("too big mbulk count string"));
                     }
-                    return Ok(None);
+                    return Ok(false);
                 };
                 if eol + 1 >= buf.len() {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 let count = parse_int(&buf[1..eol]);
                 let count = match count {
@@ -100,20 +108,20 @@ impl RequestDecoder {
                     Some(len) => len,
                     None => {
                         if self.pos >= buf.len() {
-                            return Ok(None);
+                            return Ok(false);
                         }
                         let Some(eol) = find_cr(buf, self.pos) else {
                             if buf.len() - self.pos > MAX_INLINE_SIZE {
                                 return Err(ProtocolError::new("too big bulk count string"));
                             }
-                            return Ok(None);
+                            return Ok(false);
                         };
                         if buf[self.pos] != b'$' {
                             let got = buf[self.pos] as char;
                             return Err(ProtocolError(format!("expected '$', got '{got}'")));
                         }
                         if eol + 1 >= buf.len() {
-                            return Ok(None);
+                            return Ok(false);
                         }
                         let len = match parse_int(&buf[self.pos + 1..eol]) {
                             Some(n) if n >= 0 && n as usize <= self.limits.max_bulk_len => n as usize,
@@ -125,7 +133,7 @@ impl RequestDecoder {
                     }
                 };
                 if buf.len() < self.pos + len + 2 {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 self.ranges.push((self.pos, self.pos + len));
                 self.pos += len + 2;
@@ -134,17 +142,17 @@ impl RequestDecoder {
             }
             let frame = buf.split_to(self.pos).freeze();
             self.pos = 0;
-            let args = self.ranges.drain(..).map(|(s, e)| frame.slice(s..e)).collect();
-            return Ok(Some(args));
+            args.extend(self.ranges.drain(..).map(|(s, e)| frame.slice(s..e)));
+            return Ok(true);
         }
     }
 
-    fn decode_inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn decode_inline(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
         let Some(nl) = memchr::memchr(b'\n', buf) else {
             if buf.len() > MAX_INLINE_SIZE {
                 return Err(ProtocolError::new("too big inline request"));
             }
-            return Ok(None);
+            return Ok(false);
         };
         let line = buf.split_to(nl + 1);
         let mut body = &line[..nl];
@@ -154,9 +162,10 @@ impl RequestDecoder {
         let args = split_args(body).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
         if args.is_empty() {
             // Blank lines are ignored (they keep telnet sessions alive).
-            return self.decode(buf);
+            return self.decode_into(buf, out);
         }
-        Ok(Some(args.into_iter().map(Bytes::from).collect()))
+        out.extend(args.into_iter().map(Bytes::from));
+        Ok(true)
     }
 }
 

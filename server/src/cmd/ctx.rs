@@ -55,42 +55,49 @@ impl Ctx<'_> {
     /// Deletes `key` if its TTL has passed. Returns true when it was removed.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         let db = self.client.db;
-        let now = self.now_ms;
-        let Some(at) = self.state.dbs[db].locate(key) else { return false };
-        if !self.state.dbs[db].entry(at).is_expired(now) {
+        match self.state.dbs[db].locate(key) {
+            Some(at) => self.expire_at_if_needed(at),
+            None => false,
+        }
+    }
+
+    /// Deletes the key at `at` if its TTL has passed.
+    fn expire_at_if_needed(&mut self, at: KeyPos) -> bool {
+        let db = self.client.db;
+        if !self.state.dbs[db].entry(at).is_expired(self.now_ms) {
             return false;
         }
         self.state.expire_key(db, at);
         true
     }
 
+    /// Finds a live key (one hash lookup), expiring it if due, and refreshes its LRU clock.
+    fn lookup(&mut self, key: &[u8]) -> Option<KeyPos> {
+        let db = self.client.db;
+        let at = self.state.dbs[db].locate(key)?;
+        if self.expire_at_if_needed(at) {
+            return None;
+        }
+        let lru = self.state.lru_clock();
+        self.state.dbs[db].entry_mut(at).lru = lru;
+        Some(at)
+    }
+
     /// Finds a live key for reading: expires it if due, counts a keyspace hit or miss and
     /// refreshes its LRU clock.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<KeyPos> {
-        self.expire_if_needed(key);
-        let lru = self.state.lru_clock();
-        let db = &mut self.state.dbs[self.client.db];
-        match db.locate(key) {
-            Some(at) => {
-                db.entry_mut(at).lru = lru;
-                self.state.stats.keyspace_hits += 1;
-                Some(at)
-            }
-            None => {
-                self.state.stats.keyspace_misses += 1;
-                None
-            }
+        let found = self.lookup(key);
+        if found.is_some() {
+            self.state.stats.keyspace_hits += 1;
+        } else {
+            self.state.stats.keyspace_misses += 1;
         }
+        found
     }
 
     /// Finds a live key for writing (no hit/miss accounting).
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<KeyPos> {
-        self.expire_if_needed(key);
-        let lru = self.state.lru_clock();
-        let db = &mut self.state.dbs[self.client.db];
-        let at = db.locate(key)?;
-        db.entry_mut(at).lru = lru;
-        Some(at)
+        self.lookup(key)
     }
 
     /// The value of a live key for reading.

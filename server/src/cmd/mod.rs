@@ -128,7 +128,7 @@ fn families() -> [&'static [CommandSpec]; 10] {
 /// The command table: specs in a stable order and a name index.
 pub struct CommandTable {
     pub specs: Vec<&'static CommandSpec>,
-    by_name: HashMap<&'static [u8], usize>,
+    by_name: HashMap<&'static [u8], usize, foldhash::fast::RandomState>,
 }
 
 impl CommandTable {
@@ -174,8 +174,9 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
         out.error(&error::NOAUTH.0);
         return;
     }
-    let start = std::time::Instant::now();
-    let now_ms = crate::util::now_ms();
+    let start_us = crate::util::now_us();
+    let now_ms = start_us / 1000;
+    state.now_ms = now_ms;
     let result = {
         let mut ctx = Ctx { state, client, args, out, now_ms, spec };
         (spec.handler)(&mut ctx)
@@ -185,7 +186,7 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     }
     let stat = &mut state.stats.commands[idx];
     stat.calls += 1;
-    stat.usec += start.elapsed().as_micros() as u64;
+    stat.usec += (crate::util::now_us() - start_us).max(0) as u64;
     state.stats.total_commands += 1;
 }
 

@@ -107,18 +107,18 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
     let mut st = shared.state.lock();
     let id = client.id;
     let mut last_cmd = None;
+    let mut args = Vec::with_capacity(8);
     loop {
         reply.resp3 = client.resp3;
-        match decoder.decode(rbuf) {
-            Ok(Some(args)) => {
-                st.now_ms = now_ms();
+        match decoder.decode_into(rbuf, &mut args) {
+            Ok(true) => {
                 cmd::execute(&mut st, client, &args, reply);
-                last_cmd = Some(args[0].clone());
+                last_cmd = args.first().cloned();
                 if client.close_after_reply || reply.len() > 1 << 20 {
                     break;
                 }
             }
-            Ok(None) => break,
+            Ok(false) => break,
             Err(e) => {
                 reply.error(&format!("ERR {e}"));
                 tracing::debug!(client = %client.addr, "protocol error: {e}");
@@ -135,7 +135,9 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
         info.resp = if client.resp3 { 3 } else { 2 };
         info.qbuf = rbuf.len();
         if let Some(name) = last_cmd {
-            info.last_cmd = String::from_utf8_lossy(&name).to_ascii_lowercase();
+            if !info.last_cmd.as_bytes().eq_ignore_ascii_case(&name) {
+                info.last_cmd = String::from_utf8_lossy(&name).to_ascii_lowercase();
+            }
         }
         if info.killed {
             client.close_after_reply = true;
