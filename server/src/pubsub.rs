@@ -1,0 +1,174 @@
+//! Pub/Sub bookkeeping: who listens to which channel or pattern, and delivery of messages into
+//! the subscribers' outboxes (see [`crate::client::Outbox`]).
+
+use std::collections::{BTreeSet, HashMap};
+
+use bytes::Bytes;
+
+use crate::util::glob_match;
+
+/// Channel and pattern subscriptions of every client.
+#[derive(Default)]
+pub struct PubSub {
+    channels: HashMap<Bytes, BTreeSet<u64>>,
+    patterns: HashMap<Bytes, BTreeSet<u64>>,
+    /// Per client: its channels and patterns (for counts, unsubscribe-all and cleanup).
+    by_client: HashMap<u64, ClientSubs>,
+}
+
+#[derive(Default)]
+pub struct ClientSubs {
+    pub channels: BTreeSet<Bytes>,
+    pub patterns: BTreeSet<Bytes>,
+}
+
+impl ClientSubs {
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}
+
+/// A delivery: which client gets which message.
+pub enum Delivery<'a> {
+    Message { client: u64, channel: &'a [u8], payload: &'a [u8] },
+    PMessage { client: u64, pattern: Bytes, channel: &'a [u8], payload: &'a [u8] },
+}
+
+impl PubSub {
+    /// Subscribes; returns (newly subscribed, total subscriptions of the client).
+    pub fn subscribe(&mut self, client: u64, channel: &Bytes) -> (bool, usize) {
+        let subs = self.by_client.entry(client).or_default();
+        let new = subs.channels.insert(channel.clone());
+        if new {
+            self.channels.entry(channel.clone()).or_default().insert(client);
+        }
+        (new, subs.count())
+    }
+
+    pub fn unsubscribe(&mut self, client: u64, channel: &[u8]) -> (bool, usize) {
+        let Some(subs) = self.by_client.get_mut(&client) else { return (false, 0) };
+        let removed = subs.channels.remove(channel);
+        if removed {
+            if let Some(set) = self.channels.get_mut(channel) {
+                set.remove(&client);
+                if set.is_empty() {
+                    self.channels.remove(channel);
+                }
+            }
+        }
+        let count = subs.count();
+        if count == 0 {
+            self.by_client.remove(&client);
+        }
+        (removed, count)
+    }
+
+    pub fn psubscribe(&mut self, client: u64, pattern: &Bytes) -> (bool, usize) {
+        let subs = self.by_client.entry(client).or_default();
+        let new = subs.patterns.insert(pattern.clone());
+        if new {
+            self.patterns.entry(pattern.clone()).or_default().insert(client);
+        }
+        (new, subs.count())
+    }
+
+    pub fn punsubscribe(&mut self, client: u64, pattern: &[u8]) -> (bool, usize) {
+        let Some(subs) = self.by_client.get_mut(&client) else { return (false, 0) };
+        let removed = subs.patterns.remove(pattern);
+        if removed {
+            if let Some(set) = self.patterns.get_mut(pattern) {
+                set.remove(&client);
+                if set.is_empty() {
+                    self.patterns.remove(pattern);
+                }
+            }
+        }
+        let count = subs.count();
+        if count == 0 {
+            self.by_client.remove(&client);
+        }
+        (removed, count)
+    }
+
+    /// The client's channels (sorted) — for UNSUBSCRIBE without arguments.
+    pub fn channels_of(&self, client: u64) -> Vec<Bytes> {
+        self.by_client.get(&client).map(|s| s.channels.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn patterns_of(&self, client: u64) -> Vec<Bytes> {
+        self.by_client.get(&client).map(|s| s.patterns.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Number of channel plus pattern subscriptions of `client`.
+    pub fn count_of(&self, client: u64) -> usize {
+        self.by_client.get(&client).map_or(0, ClientSubs::count)
+    }
+
+    /// Drops every subscription of a disconnected client.
+    pub fn remove_client(&mut self, client: u64) {
+        for ch in self.channels_of(client) {
+            self.unsubscribe(client, &ch);
+        }
+        for p in self.patterns_of(client) {
+            self.punsubscribe(client, &p);
+        }
+    }
+
+    /// Everyone who receives a message published on `channel`, channel subscribers first
+    /// (clients in id order), then pattern subscribers.
+    pub fn deliveries<'a>(&self, channel: &'a [u8], payload: &'a [u8]) -> Vec<Delivery<'a>> {
+        let mut out = Vec::new();
+        if let Some(set) = self.channels.get(channel) {
+            out.extend(set.iter().map(|&client| Delivery::Message { client, channel, payload }));
+        }
+        for (pattern, set) in &self.patterns {
+            if glob_match(pattern, channel, false) {
+                out.extend(set.iter().map(|&client| Delivery::PMessage { client, pattern: pattern.clone(), channel, payload }));
+            }
+        }
+        out
+    }
+
+    /// Active channels (with at least one subscriber), optionally filtered by a glob.
+    pub fn active_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut v: Vec<Bytes> = self.channels.keys().filter(|c| pattern.is_none_or(|p| glob_match(p, c, false))).cloned().collect();
+        v.sort();
+        v
+    }
+
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        self.channels.get(channel).map_or(0, BTreeSet::len)
+    }
+
+    /// Number of distinct patterns subscribed to (PUBSUB NUMPAT).
+    pub fn numpat(&self) -> usize {
+        self.patterns.len()
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_publish_unsubscribe() {
+        let mut ps = PubSub::default();
+        let news = Bytes::from_static(b"news");
+        assert_eq!(ps.subscribe(1, &news), (true, 1));
+        assert_eq!(ps.subscribe(1, &news), (false, 1));
+        assert_eq!(ps.psubscribe(2, &Bytes::from_static(b"n*")), (true, 1));
+        let d = ps.deliveries(b"news", b"hi");
+        assert_eq!(d.len(), 2);
+        assert_eq!(ps.numsub(b"news"), 1);
+        assert_eq!(ps.numpat(), 1);
+        ps.remove_client(1);
+        assert_eq!(ps.numsub(b"news"), 0);
+        assert_eq!(ps.active_channels(None).len(), 0);
+        assert_eq!(ps.punsubscribe(2, b"n*"), (true, 0));
+        assert_eq!(ps.deliveries(b"news", b"x").len(), 0);
+    }
+}
