@@ -11,6 +11,10 @@ use crate::sds::Sds;
 /// Strings longer than this are `raw`, shorter ones `embstr` (Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_LIMIT: usize = 44;
 
+/// `Clone` is a deep copy (COPY duplicates values of every type, keeping their encoding).
+#[derive(Clone)]
+// Boxed collections keep `Value` at 32 bytes (see `value_stays_small`).
+#[allow(clippy::box_collection)]
 pub enum Value {
     /// A string holding a canonical 64-bit integer (`int` encoding).
     Int(i64),
