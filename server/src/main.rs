@@ -12,6 +12,8 @@ mod client;
 mod cmd;
 mod config;
 mod db;
+mod longdouble;
+mod pubsub;
 mod net;
 mod sds;
 mod server;

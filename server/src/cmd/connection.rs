@@ -36,6 +36,9 @@ fn echo(ctx: &mut Ctx) -> CmdResult {
 
 fn select(ctx: &mut Ctx) -> CmdResult {
     let id = ctx.arg_i64(1)?;
+    if id < i32::MIN as i64 || id > i32::MAX as i64 {
+        return Err(CmdError::fixed("ERR value is out of range, value must between -2147483648 and 2147483647"));
+    }
     if id < 0 || id as usize >= ctx.state.dbs.len() {
         return Err(error::INVALID_DB);
     }

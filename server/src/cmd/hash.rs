@@ -6,8 +6,7 @@
 //! `db::hash`). HINCRBYFLOAT computes in emulated x87 extended precision, as Redis does on
 //! x86-64, so its results match digit for digit.
 
-#[path = "hash_longdouble.rs"]
-pub mod longdouble;
+use crate::longdouble as ld;
 
 use std::collections::HashSet;
 
@@ -285,20 +284,20 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    let incr = longdouble::parse(&args[3]).ok_or(error::NOT_FLOAT)?;
+    let incr = ld::string2ld(&args[3]).ok_or(error::NOT_FLOAT)?;
     if !incr.is_finite() {
         return Err(ARG_NAN_INF);
     }
     let (key, field) = (&args[1], &args[2]);
     let old = match hash_mut(ctx, key)?.and_then(|h| h.get(field)) {
-        Some(v) => longdouble::parse(v).ok_or(NOT_FLOAT_VALUE)?,
-        None => longdouble::ZERO,
+        Some(v) => ld::string2ld(v).ok_or(NOT_FLOAT_VALUE)?,
+        None => ld::Ld::Zero { neg: false },
     };
-    let new = longdouble::add(old, incr);
+    let new = ld::add(old, incr);
     if !new.is_finite() {
         return Err(INCR_NAN_INF);
     }
-    let text = longdouble::format_human(new);
+    let text = ld::format_human(new);
     let limits = limits(ctx);
     hash_mut_or_create(ctx, key)?.set(field, Sds::new(text.as_bytes()), limits);
     ctx.out.bulk(text.as_bytes());

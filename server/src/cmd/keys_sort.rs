@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::cmd::error::{self, CmdError};
-use crate::cmd::string::{ld, store};
+use crate::cmd::string::store;
+use crate::longdouble as ld;
 use crate::cmd::{CmdResult, Ctx};
 use crate::db::Value;
 use crate::sds::Sds;

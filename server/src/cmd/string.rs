@@ -8,8 +8,7 @@ use super::{CmdResult, CommandSpec, Ctx};
 use crate::db::{KeyPos, Value};
 use crate::sds::Sds;
 
-#[path = "string_ld.rs"]
-pub(crate) mod ld;
+use crate::longdouble as ld;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, READONLY | FAST, (1, 1, 1), get),

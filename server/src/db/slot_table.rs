@@ -24,9 +24,10 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Redis treats a key as expired once the clock is past its expiry, not at it.
     #[inline]
     pub fn is_expired(&self, now_ms: i64) -> bool {
-        self.expire_ms != 0 && self.expire_ms <= now_ms
+        self.expire_ms != 0 && self.expire_ms < now_ms
     }
 }
 

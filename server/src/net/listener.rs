@@ -35,18 +35,28 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let full = {
+        let refusal = {
             let mut st = shared.state.lock();
             st.stats.total_connections += 1;
-            let full = st.clients.len() >= st.config.maxclients;
-            if full {
+            if st.config.tcp_keepalive > 0 {
+                let ka = socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(st.config.tcp_keepalive));
+                let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+            }
+            let refusal = if st.clients.len() >= st.config.maxclients {
+                Some(&b"-ERR max number of clients reached\r\n"[..])
+            } else if protected_mode_refuses(&st.config, &addr) {
+                Some(PROTECTED_MODE_ERROR)
+            } else {
+                None
+            };
+            if refusal.is_some() {
                 st.stats.rejected_connections += 1;
             }
-            full
+            refusal
         };
-        if full {
+        if let Some(msg) = refusal {
             tokio::spawn(async move {
-                let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+                let _ = stream.write_all(msg).await;
             });
             continue;
         }
@@ -57,3 +67,10 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         });
     }
 }
+
+/// Protected mode (Redis 3.2+): with no `bind` and no password, only loopback clients are served.
+fn protected_mode_refuses(config: &crate::config::Config, peer: &std::net::SocketAddr) -> bool {
+    config.protected_mode && config.bind.is_empty() && config.requirepass.is_none() && !peer.ip().is_loopback()
+}
+
+const PROTECTED_MODE_ERROR: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled, no bind address was specified, no authentication password is requested to clients. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a bind address or an authentication password. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";

@@ -16,6 +16,12 @@ pub enum Ld {
     NaN,
 }
 
+impl Ld {
+    pub fn is_finite(self) -> bool {
+        matches!(self, Ld::Zero { .. } | Ld::Finite { .. })
+    }
+}
+
 /// Parameters of a binary format: significand bits, exponent of the least significant bit of
 /// the smallest subnormal, and of the largest finite value.
 pub struct Format {
