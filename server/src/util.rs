@@ -104,26 +104,6 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
-/// Formats a double the way INCRBYFLOAT/HINCRBYFLOAT store it (`%.17Lf` with trailing zeros
-/// removed). We compute in f64, so the shortest round-trip digits stand in for long double.
-pub fn fmt_incr_float(d: f64) -> String {
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let s = format!("{d}");
-    if s.contains('e') {
-        // Rust only uses exponents for very large/small numbers; expand to plain digits.
-        let expanded = format!("{d:.17}");
-        return strip_zeros(&expanded).to_string();
-    }
-    let s = strip_zeros(&s).to_string();
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
 /// Glob-style matching (`stringmatchlen`): `*`, `?`, `[...]` with ranges and `^`, `\` escapes.
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     glob_inner(pattern, s, nocase, 0)
@@ -361,8 +341,6 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"abc"), None);
-        assert_eq!(fmt_incr_float(10.6), "10.6");
-        assert_eq!(fmt_incr_float(3.0), "3");
     }
 
     #[test]
