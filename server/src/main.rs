@@ -35,6 +35,9 @@ Examples:
        ./codis-server /etc/myredis.conf --loglevel verbose
 ";
 
+/// Where a daemonized server writes its pid when no `pidfile` is configured (as Redis).
+const DEFAULT_PIDFILE: &str = "/var/run/redis.pid";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -48,15 +51,23 @@ fn main() {
         }
         _ => {}
     }
-    let config = match Config::from_args(&args) {
+    let mut config = match Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
         }
     };
-    init_logging(&config);
-    let hz = config.hz.clamp(1, 500);
+    // Fork before any thread exists (the runtime starts below).
+    if config.daemonize {
+        daemonize();
+        if config.pidfile.is_none() {
+            config.pidfile = Some(DEFAULT_PIDFILE.into());
+        }
+    }
+    config::logging::init(&config.loglevel, &config.logfile);
+    tracing::warn!("Server started, Redis version {}", cmd::connection::REDIS_VERSION);
+    let port = config.port;
     let pidfile = config.pidfile.clone();
     let pidfile_in = pidfile.clone();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
@@ -65,67 +76,93 @@ fn main() {
         let listeners = match net::listener::bind_all(&shared).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::error!("{e:#}");
+                tracing::warn!("{e:#}");
                 return 1;
             }
         };
         if let Some(p) = &pidfile_in {
-            let _ = std::fs::write(p, format!("{}\n", std::process::id()));
+            if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+                tracing::warn!("Failed to write PID file: {}", config::values::strerror(&e));
+            }
         }
         for l in listeners {
             tokio::spawn(net::listener::accept_loop(shared.clone(), l));
         }
-        tokio::spawn(cron(shared.clone(), hz));
-        tracing::info!(pid = std::process::id(), "The server is now ready to accept connections");
+        tokio::spawn(cron(shared.clone()));
+        tracing::info!("The server is now ready to accept connections on port {port}");
         tokio::select! {
             _ = shared.shutdown.notified() => {}
-            _ = tokio::signal::ctrl_c() => {}
-            _ = sigterm() => {}
+            _ = cmd::server::SHUTDOWN_REQUESTED.notified() => {}
+            _ = signal(tokio::signal::unix::SignalKind::interrupt()) => {
+                tracing::warn!("Received SIGINT scheduling shutdown...");
+                tracing::warn!("User requested shutdown...");
+            }
+            _ = signal(tokio::signal::unix::SignalKind::terminate()) => {
+                tracing::warn!("Received SIGTERM scheduling shutdown...");
+                tracing::warn!("User requested shutdown...");
+            }
         }
-        tracing::info!("Redis is now ready to exit, bye bye...");
         0
     });
-    if let Some(p) = &pidfile {
-        let _ = std::fs::remove_file(p);
+    if code == 0 {
+        if let Some(p) = &pidfile {
+            tracing::info!("Removing the pid file.");
+            let _ = std::fs::remove_file(p);
+        }
+        tracing::warn!("Redis is now ready to exit, bye bye...");
     }
+    // Don't wait for connection tasks: exit like Redis does.
+    std::mem::forget(rt);
     std::process::exit(code);
 }
 
-async fn sigterm() {
-    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        s.recv().await;
-    } else {
-        std::future::pending::<()>().await
+async fn signal(kind: tokio::signal::unix::SignalKind) {
+    match tokio::signal::unix::signal(kind) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
     }
 }
 
-/// Background jobs run `hz` times a second: active expiry (at most 25% of each period).
-async fn cron(shared: Arc<Shared>, hz: u32) {
-    let period = Duration::from_millis(1000 / hz as u64);
-    let mut tick = tokio::time::interval(period);
+/// Detaches from the terminal like Redis's `daemonize()`: fork (the parent exits), start a new
+/// session, point stdin/stdout/stderr at /dev/null.
+fn daemonize() {
+    // SAFETY: called before any other thread exists; only async-signal-safe calls follow fork.
+    unsafe {
+        match libc::fork() {
+            -1 => {
+                eprintln!("fork: {}", std::io::Error::last_os_error());
+                std::process::exit(1);
+            }
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0);
+        if fd != -1 {
+            libc::dup2(fd, libc::STDIN_FILENO);
+            libc::dup2(fd, libc::STDOUT_FILENO);
+            libc::dup2(fd, libc::STDERR_FILENO);
+            if fd > libc::STDERR_FILENO {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Background jobs, `hz` times a second (re-read each round, so CONFIG SET hz applies): active
+/// expiry (at most 25% of each period) and the INFO samples.
+async fn cron(shared: Arc<Shared>) {
     loop {
-        tick.tick().await;
+        let hz = shared.state.lock().config.hz.clamp(1, 500);
+        let period = Duration::from_micros(1_000_000 / hz as u64);
+        tokio::time::sleep(period).await;
         util::clock::resync();
         let mut st = shared.state.lock();
-        st.active_expire_cycle(period / 4);
-    }
-}
-
-fn init_logging(config: &Config) {
-    let level = match config.loglevel.as_str() {
-        "debug" => "debug",
-        "verbose" => "info",
-        "warning" => "warn",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
-    if config.logfile.is_empty() {
-        builder.with_writer(std::io::stdout).init();
-    } else {
-        match std::fs::OpenOptions::new().create(true).append(true).open(&config.logfile) {
-            Ok(f) => builder.with_writer(std::sync::Mutex::new(f)).init(),
-            Err(_) => builder.with_writer(std::io::stdout).init(),
+        if cmd::server::active_expire_enabled() {
+            st.active_expire_cycle(period / 4);
         }
+        cmd::server::cron_sample(&st);
     }
 }
