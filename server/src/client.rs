@@ -28,6 +28,8 @@ impl Client {
 /// What the server knows about every connected client (CLIENT LIST, CLIENT KILL, INFO).
 pub struct ClientInfo {
     pub id: u64,
+    /// Socket file descriptor (CLIENT LIST `fd=`).
+    pub fd: i32,
     pub addr: SocketAddr,
     pub local_addr: SocketAddr,
     pub name: Vec<u8>,

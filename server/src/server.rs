@@ -2,7 +2,7 @@
 //! socket reads and writes of all connections proceed in parallel), plus what the connection
 //! tasks and background jobs need to coordinate.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
@@ -72,6 +72,8 @@ pub struct State {
     pub now_ms: i64,
     /// Where the active expiry cycle stopped: (db, slot, slot cursor).
     pub expire_cursor: (usize, usize, usize),
+    /// `rename-command`: lower-case name → the command it runs (`None` = disabled name).
+    pub renamed: HashMap<Vec<u8>, Option<usize>>,
 }
 
 impl State {
@@ -81,7 +83,9 @@ impl State {
         let run_id: String = (0..40).map(|_| format!("{:x}", rand::Rng::random_range(&mut rng, 0..16u8))).collect();
         let now = crate::util::now_ms();
         let stats = Stats { commands: vec![CommandStat::default(); CommandTable::get().len()], ..Default::default() };
+        let renamed = rename_table(&config.rename_commands);
         State {
+            renamed,
             config,
             dbs,
             stats,
@@ -180,4 +184,22 @@ impl State {
     pub fn role_name(&self) -> &'static str {
         "master"
     }
+}
+
+/// Builds the `rename-command` lookup: the old name stops working, the new one (if not empty)
+/// runs the old command.
+fn rename_table(renames: &[(String, String)]) -> HashMap<Vec<u8>, Option<usize>> {
+    let table = CommandTable::get();
+    let mut map = HashMap::new();
+    for (old, new) in renames {
+        let Some(idx) = table.lookup(old.as_bytes()) else {
+            tracing::warn!("rename-command: no such command '{old}'");
+            continue;
+        };
+        map.insert(old.to_ascii_lowercase().into_bytes(), None);
+        if !new.is_empty() {
+            map.insert(new.to_ascii_lowercase().into_bytes(), Some(idx));
+        }
+    }
+    map
 }

@@ -161,7 +161,15 @@ impl CommandTable {
 /// Runs one request and appends its reply to `out`.
 pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut Reply) {
     let table = CommandTable::get();
-    let Some(idx) = table.lookup(&args[0]) else {
+    let found = if state.renamed.is_empty() {
+        table.lookup(&args[0])
+    } else {
+        match state.renamed.get(&args[0].to_ascii_lowercase()) {
+            Some(renamed) => *renamed,
+            None => table.lookup(&args[0]),
+        }
+    };
+    let Some(idx) = found else {
         out.error(&unknown_command(args));
         return;
     };

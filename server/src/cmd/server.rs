@@ -165,6 +165,7 @@ pub(crate) mod test_util {
             id,
             ClientInfo {
                 id,
+                fd: -1,
                 addr,
                 local_addr: local,
                 name: Vec::new(),

@@ -200,8 +200,7 @@ fn describe(ctx: &Ctx, id: u64) -> Option<String> {
         c.id,
         c.addr,
         if me { ctx.client.local_addr } else { c.local_addr },
-        // The connection's descriptor is not recorded in ClientInfo yet.
-        -1,
+        c.fd,
         String::from_utf8_lossy(&c.name),
         (now - c.created_ms).max(0) / 1000,
         idle,

@@ -19,13 +19,14 @@ use crate::util::now_ms;
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr, id: u64) {
     let local = stream.local_addr().unwrap_or(addr);
     let kill = Arc::new(Notify::new());
-    let (mut client, limits, timeout) = {
+    let (mut client, limits, mut timeout) = {
         let mut st = shared.state.lock();
         let now = now_ms();
         st.clients.insert(
             id,
             ClientInfo {
                 id,
+                fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
                 addr,
                 local_addr: local,
                 name: Vec::new(),
@@ -79,7 +80,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         // Run what arrived; a huge pipeline is answered in chunks of about 1 MB.
         loop {
             let before = rbuf.len();
-            run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply);
+            timeout = run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply);
             if !reply.is_empty() {
                 if stream.write_all(&reply.buf).await.is_err() {
                     break 'conn;
@@ -102,9 +103,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
 }
 
 /// Decodes and executes every complete request in `rbuf` under one lock acquisition, stopping
-/// early when the reply grows past 1 MB or the client must be closed.
-fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client, reply: &mut Reply) {
+/// early when the reply grows past 1 MB or the client must be closed. Returns the idle timeout
+/// in force (CONFIG SET may have changed it, and `proto-max-bulk-len`, which is applied here).
+fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client, reply: &mut Reply) -> u64 {
     let mut st = shared.state.lock();
+    decoder.limits.max_bulk_len = st.config.proto_max_bulk_len;
     let id = client.id;
     let mut last_cmd = None;
     let mut args = Vec::with_capacity(8);
@@ -143,4 +146,5 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
             client.close_after_reply = true;
         }
     }
+    st.config.timeout
 }

@@ -9,19 +9,49 @@ use tokio::net::TcpListener;
 
 use crate::server::Shared;
 
+/// Opens a listener for every `bind` address, as Redis does: `*` and `::*` mean all IPv4/IPv6
+/// addresses, a leading `-` marks an address that may be skipped when it cannot be bound, and
+/// `port 0` disables TCP.
 pub async fn bind_all(shared: &Arc<Shared>) -> anyhow::Result<Vec<TcpListener>> {
-    let (port, binds) = {
+    let (port, binds, backlog) = {
         let st = shared.state.lock();
-        (st.config.port, st.config.bind.clone())
+        (st.config.port, st.config.bind.clone(), st.config.tcp_backlog)
     };
-    let addrs = if binds.is_empty() { vec!["0.0.0.0".to_string()] } else { binds };
+    if port == 0 {
+        return Ok(Vec::new());
+    }
+    let binds = if binds.is_empty() { vec!["*".to_string(), "-::*".to_string()] } else { binds };
     let mut listeners = Vec::new();
-    for a in addrs {
-        let addr = if a.contains(':') { format!("[{a}]:{port}") } else { format!("{a}:{port}") };
-        let l = TcpListener::bind(&addr).await.with_context(|| format!("Could not create server TCP listening socket {addr}"))?;
-        listeners.push(l);
+    for b in binds {
+        let (optional, host) = match b.strip_prefix('-') {
+            Some(h) => (true, h.to_string()),
+            None => (false, b.clone()),
+        };
+        let host = match host.as_str() {
+            "*" => "0.0.0.0".to_string(),
+            "::*" => "::".to_string(),
+            h => h.to_string(),
+        };
+        let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        match listen(&addr, backlog) {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => tracing::warn!("Could not create server TCP listening socket {addr}: {e} (skipped)"),
+            Err(e) => return Err(e).with_context(|| format!("Could not create server TCP listening socket {addr}")),
+        }
     }
     Ok(listeners)
+}
+
+fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let sa: std::net::SocketAddr = addr.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
+    let socket = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    if sa.is_ipv6() {
+        // Like Redis: the IPv6 socket only serves IPv6 so `*` and `::*` can both be bound.
+        socket2::SockRef::from(&socket).set_only_v6(true)?;
+    }
+    socket.bind(sa)?;
+    socket.listen(backlog.max(1))
 }
 
 pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
