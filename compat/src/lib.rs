@@ -4,5 +4,6 @@
 //!   and frame parsing/encoding for clients.
 //! - [`slot`]: the Codis slot hash (crc32 of the hash tag, modulo 1024).
 
+pub mod rdb;
 pub mod resp;
 pub mod slot;
