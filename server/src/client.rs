@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
 /// State of one connection, owned by its task.
@@ -17,11 +18,39 @@ pub struct Client {
     pub authenticated: bool,
     /// Close the connection after the pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
+    /// Commands queued since MULTI.
+    pub multi: Option<Multi>,
+    /// Keys under WATCH: (db, key).
+    pub watching: Vec<(usize, Bytes)>,
+    /// Channel plus pattern subscriptions (RESP2 clients are restricted while non-zero).
+    pub subscriptions: usize,
+    /// True while running commands on behalf of EXEC or a script (no queuing, no blocking).
+    pub nested: bool,
+}
+
+/// A transaction being queued.
+#[derive(Default)]
+pub struct Multi {
+    pub queued: Vec<Vec<Bytes>>,
+    /// A queued command was rejected: EXEC must fail with EXECABORT.
+    pub aborted: bool,
 }
 
 impl Client {
     pub fn new(id: u64, addr: SocketAddr, local_addr: SocketAddr, authenticated: bool) -> Client {
-        Client { id, addr, local_addr, db: 0, resp3: false, authenticated, close_after_reply: false }
+        Client {
+            id,
+            addr,
+            local_addr,
+            db: 0,
+            resp3: false,
+            authenticated,
+            close_after_reply: false,
+            multi: None,
+            watching: Vec::new(),
+            subscriptions: 0,
+            nested: false,
+        }
     }
 }
 
@@ -38,9 +67,17 @@ pub struct ClientInfo {
     pub last_interaction_ms: i64,
     pub last_cmd: String,
     pub resp: u8,
-    /// Wakes the connection task so it closes (CLIENT KILL, SHUTDOWN).
+    /// Wakes the connection task: to close it (`killed`: CLIENT KILL, SHUTDOWN, output buffer
+    /// limits) or to write what other clients left in its `outbox`.
     pub kill: Arc<Notify>,
     pub killed: bool,
+    /// Replies and pushes produced for this client by others (Pub/Sub messages, keyspace
+    /// notifications, a blocked command served by another client's write).
+    pub outbox: BytesMut,
+    /// When the outbox went over the soft output-buffer limit (ms), for `soft_seconds`.
+    pub soft_limit_since: Option<i64>,
+    /// A watched key was modified: the next EXEC fails.
+    pub dirty_cas: bool,
     /// Size of the last read buffer and pending output (INFO clients).
     pub qbuf: usize,
     pub obuf: usize,

@@ -15,6 +15,13 @@ use crate::client::ClientInfo;
 use crate::cmd::CommandTable;
 use crate::config::Config;
 use crate::db::{Db, KeyPos};
+use crate::pubsub::{Delivery, PubSub};
+
+use bytes::{Bytes, BytesMut};
+use compat::resp::write;
+
+/// Output-buffer-limit class of Pub/Sub clients.
+const PUBSUB_CLASS: usize = 2;
 
 pub struct Shared {
     pub state: Mutex<State>,
@@ -74,6 +81,13 @@ pub struct State {
     pub expire_cursor: (usize, usize, usize),
     /// `rename-command`: lower-case name → the command it runs (`None` = disabled name).
     pub renamed: HashMap<Vec<u8>, Option<usize>>,
+    pub pubsub: PubSub,
+    /// WATCHed keys per database: key → watching clients.
+    pub watched: Vec<HashMap<Bytes, Vec<u64>>>,
+    /// The client whose command is running; pushes meant for it go to `self_pushes` so they can
+    /// precede the command's own reply, as in Redis.
+    pub current_client: u64,
+    pub self_pushes: BytesMut,
 }
 
 impl State {
@@ -84,8 +98,13 @@ impl State {
         let now = crate::util::now_ms();
         let stats = Stats { commands: vec![CommandStat::default(); CommandTable::get().len()], ..Default::default() };
         let renamed = rename_table(&config.rename_commands);
+        let watched = (0..config.databases).map(|_| HashMap::new()).collect();
         State {
             renamed,
+            pubsub: PubSub::default(),
+            watched,
+            current_client: 0,
+            self_pushes: BytesMut::new(),
             config,
             dbs,
             stats,
@@ -115,10 +134,121 @@ impl State {
     }
 
     /// A key changed: invalidates WATCHes on it and wakes clients blocked on it.
-    pub fn signal_modified(&mut self, _db: usize, _key: &[u8]) {}
+    pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        if let Some(watchers) = self.watched.get(db).and_then(|w| w.get(key)) {
+            for id in watchers {
+                if let Some(c) = self.clients.get_mut(id) {
+                    c.dirty_cas = true;
+                }
+            }
+        }
+    }
+
+    /// Database `db` is about to be emptied or swapped with `other`: every watched key of `db`
+    /// that exists in `db` (or `other`) counts as modified (Redis's `touchAllWatchedKeysInDb`).
+    pub fn signal_db_changed(&mut self, db: usize, other: Option<usize>) {
+        let Some(watched) = self.watched.get(db) else { return };
+        let touched: Vec<Bytes> = watched
+            .keys()
+            .filter(|k| self.dbs[db].locate(k).is_some() || other.is_some_and(|o| self.dbs[o].locate(k).is_some()))
+            .cloned()
+            .collect();
+        for k in touched {
+            self.signal_modified(db, &k);
+        }
+    }
 
     /// Publishes keyspace/keyevent notifications when `notify-keyspace-events` enables them.
-    pub fn notify_keyspace_event(&mut self, _class: char, _event: &str, _key: &[u8], _db: usize) {}
+    pub fn notify_keyspace_event(&mut self, class: char, event: &str, key: &[u8], db: usize) {
+        use crate::config::values::notify;
+        let flags = self.config.notify_keyspace_flags;
+        if flags == 0 {
+            return;
+        }
+        let class_flag = match class {
+            'g' => notify::GENERIC,
+            '$' => notify::STRING,
+            'l' => notify::LIST,
+            's' => notify::SET,
+            'h' => notify::HASH,
+            'z' => notify::ZSET,
+            'x' => notify::EXPIRED,
+            'e' => notify::EVICTED,
+            't' => notify::STREAM,
+            'm' => notify::KEY_MISS,
+            'n' => notify::NEW,
+            _ => 0,
+        };
+        if flags & class_flag == 0 {
+            return;
+        }
+        if flags & notify::KEYSPACE != 0 {
+            let mut ch = format!("__keyspace@{db}__:").into_bytes();
+            ch.extend_from_slice(key);
+            self.publish(&ch, event.as_bytes());
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let ch = format!("__keyevent@{db}__:{event}").into_bytes();
+            self.publish(&ch, key);
+        }
+    }
+
+    /// Delivers a message to every subscriber of `channel` (directly or by pattern); returns
+    /// how many received it.
+    pub fn publish(&mut self, channel: &[u8], payload: &[u8]) -> usize {
+        let deliveries = self.pubsub.deliveries(channel, payload);
+        let n = deliveries.len();
+        for d in deliveries {
+            let (client, parts): (u64, Vec<&[u8]>) = match &d {
+                Delivery::Message { client, channel, payload } => (*client, vec![b"message", channel, payload]),
+                Delivery::PMessage { client, pattern, channel, payload } => (*client, vec![b"pmessage", pattern, channel, payload]),
+            };
+            let resp3 = self.clients.get(&client).is_some_and(|c| c.resp == 3);
+            let mut buf = BytesMut::new();
+            write::header(&mut buf, if resp3 { b'>' } else { b'*' }, parts.len() as i64);
+            for p in parts {
+                write::bulk(&mut buf, p);
+            }
+            self.push_to(client, &buf, PUBSUB_CLASS);
+        }
+        n
+    }
+
+    /// Appends `bytes` to a client's pending output and wakes its connection; enforces the
+    /// `client-output-buffer-limit` of `class` (0 normal, 1 replica, 2 pubsub) by closing it.
+    pub fn push_to(&mut self, client: u64, bytes: &[u8], class: usize) {
+        if client == self.current_client {
+            self.self_pushes.extend_from_slice(bytes);
+            return;
+        }
+        let limit = self.config.client_output_buffer_limits[class];
+        let now = self.now_ms;
+        let Some(c) = self.clients.get_mut(&client) else { return };
+        if c.killed {
+            return;
+        }
+        c.outbox.extend_from_slice(bytes);
+        let len = c.outbox.len() as u64;
+        let over_hard = limit.hard > 0 && len > limit.hard;
+        let over_soft = limit.soft > 0 && len > limit.soft;
+        let soft_expired = match (over_soft, c.soft_limit_since) {
+            (true, Some(since)) => now - since >= limit.soft_seconds as i64 * 1000,
+            (true, None) => {
+                c.soft_limit_since = Some(now);
+                limit.soft_seconds == 0
+            }
+            (false, _) => {
+                c.soft_limit_since = None;
+                false
+            }
+        };
+        if over_hard || soft_expired {
+            tracing::warn!(client = %c.addr, "Client closed for overcoming of output buffer limits.");
+            c.killed = true;
+            c.outbox = BytesMut::new();
+        }
+        c.kill.notify_one();
+    }
 
     /// One pass of active expiry: walks volatile slots from where the last pass stopped and
     /// deletes expired keys until `budget` is spent. Returns how many keys were removed.

@@ -17,6 +17,17 @@ pub const COMMANDS: &[CommandSpec] = &[
 pub const REDIS_VERSION: &str = "3.2.11";
 
 fn ping(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 2 {
+        return Err(error::wrong_arity("ping"));
+    }
+    if ctx.client.subscriptions > 0 && !ctx.client.resp3 {
+        // Subscribed RESP2 clients get a two-element array they can tell from messages.
+        let payload = ctx.args.get(1).cloned().unwrap_or_default();
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(&payload);
+        return Ok(());
+    }
     match ctx.args.len() {
         1 => ctx.out.simple("PONG"),
         2 => {

@@ -560,20 +560,6 @@ fn dbsize(ctx: &mut Ctx) -> CmdResult {
 // ---------------------------------------------------------------------------------------------
 // FLUSHDB, FLUSHALL, SWAPDB.
 
-/// Tells WATCH/blocking machinery that every key of database `src` changed in database `dst`
-/// (one slot at a time, so no copy of the whole key set is held).
-fn signal_all_keys(state: &mut State, src: usize, dst: usize) {
-    for slot in 0..compat::slot::MAX_SLOT_NUM {
-        if state.dbs[src].slot(slot).is_empty() {
-            continue;
-        }
-        let keys: Vec<crate::sds::Sds> = state.dbs[src].slot(slot).entries().iter().map(|e| e.key.clone()).collect();
-        for k in &keys {
-            state.signal_modified(dst, k);
-        }
-    }
-}
-
 /// `getFlushCommandFlags`: nothing, SYNC or ASYNC. Returns whether ASYNC was asked.
 fn flush_flags(ctx: &Ctx) -> Result<bool, CmdError> {
     match ctx.args.len() {
@@ -589,7 +575,7 @@ fn empty_db(state: &mut State, db: usize) -> usize {
     if state.dbs[db].is_empty() {
         return 0;
     }
-    signal_all_keys(state, db, db);
+    state.signal_db_changed(db, None);
     state.dbs[db].clear()
 }
 
@@ -622,14 +608,12 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
     }
     let (a, b) = (a as usize, b as usize);
     if a != b {
+        // Watched keys that exist in either database are touched in both.
+        ctx.state.signal_db_changed(a, Some(b));
+        ctx.state.signal_db_changed(b, Some(a));
         ctx.state.dbs.swap(a, b);
         ctx.state.dbs[a].id = a;
         ctx.state.dbs[b].id = b;
-        // Watched keys that exist in either database are touched in both; clients blocked on
-        // keys that now exist get a chance to be served.
-        for (src, dst) in [(a, a), (a, b), (b, a), (b, b)] {
-            signal_all_keys(ctx.state, src, dst);
-        }
     }
     ctx.state.dirty += 1;
     ctx.out.ok();

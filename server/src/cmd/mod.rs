@@ -6,11 +6,13 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod pubsub;
 pub mod reply;
 pub mod server;
 pub mod set;
 pub mod slots;
 pub mod string;
+pub mod tx;
 pub mod zset;
 
 mod ctx;
@@ -110,7 +112,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 10] {
+fn families() -> [&'static [CommandSpec]; 12] {
     [
         connection::COMMANDS,
         string::COMMANDS,
@@ -121,6 +123,8 @@ fn families() -> [&'static [CommandSpec]; 10] {
         zset::COMMANDS,
         server::COMMANDS,
         slots::COMMANDS,
+        tx::COMMANDS,
+        pubsub::COMMANDS,
         &[],
     ]
 }
@@ -170,21 +174,26 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
         }
     };
     let Some(idx) = found else {
+        tx::flag_error(client);
         out.error(&unknown_command(args));
         return;
     };
     let spec = table.specs[idx];
-    if !spec.arity_ok(args.len()) {
-        out.error(&error::wrong_arity(spec.name).0);
+    if let Err(e) = admit(state, client, spec, args.len()) {
+        tx::flag_error(client);
+        out.error(&e.0);
         return;
     }
-    if !client.authenticated && !spec.has(flags::NO_AUTH) && state.config.requirepass.is_some() {
-        out.error(&error::NOAUTH.0);
+    if client.multi.is_some() && !tx::runs_inside_multi(spec.name) {
+        tx::queue(client, args);
+        out.simple("QUEUED");
         return;
     }
     let start_us = crate::util::now_us();
     let now_ms = start_us / 1000;
     state.now_ms = now_ms;
+    state.current_client = client.id;
+    let mark = out.len();
     let result = {
         let mut ctx = Ctx { state, client, args, out, now_ms, spec };
         (spec.handler)(&mut ctx)
@@ -192,10 +201,34 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     if let Err(e) = result {
         out.error(&e.0);
     }
+    if !state.self_pushes.is_empty() && !client.nested {
+        // Pushes this command produced for its own client go before its reply, as in Redis.
+        let reply = out.buf.split_off(mark);
+        out.buf.extend_from_slice(&state.self_pushes);
+        out.buf.extend_from_slice(&reply);
+        state.self_pushes.clear();
+    }
     let stat = &mut state.stats.commands[idx];
     stat.calls += 1;
     stat.usec += (crate::util::now_us() - start_us).max(0) as u64;
     state.stats.total_commands += 1;
+}
+
+/// The checks Redis makes before running (or queuing) a command, in its order.
+fn admit(state: &State, client: &Client, spec: &CommandSpec, argc: usize) -> CmdResult {
+    if !spec.arity_ok(argc) {
+        return Err(error::wrong_arity(spec.name));
+    }
+    if !client.authenticated && !spec.has(flags::NO_AUTH) && state.config.requirepass.is_some() {
+        return Err(error::NOAUTH);
+    }
+    if client.subscriptions > 0 && !client.resp3 && !pubsub::allowed_while_subscribed(spec.name) {
+        return Err(CmdError::msg(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        )));
+    }
+    Ok(())
 }
 
 /// Redis 7's wording: the name and the first arguments, each cut so the total stays short.

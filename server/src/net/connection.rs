@@ -37,6 +37,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
                 resp: 2,
                 kill: kill.clone(),
                 killed: false,
+                outbox: Default::default(),
+                soft_limit_since: None,
+                dirty_cas: false,
                 qbuf: 0,
                 obuf: 0,
                 is_replica: false,
@@ -59,9 +62,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         } else if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }
+        // Subscribers wait for messages, not requests: the idle timeout does not apply to them.
+        let idle_limit = if client.subscriptions > 0 { 0 } else { timeout };
         let read = async {
-            if timeout > 0 {
-                match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut rbuf)).await {
+            if idle_limit > 0 {
+                match tokio::time::timeout(Duration::from_secs(idle_limit), stream.read_buf(&mut rbuf)).await {
                     Ok(r) => r,
                     Err(_) => Ok(0),
                 }
@@ -71,7 +76,20 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         };
         let n = tokio::select! {
             r = read => match r { Ok(n) => n, Err(_) => 0 },
-            _ = kill.notified() => 0,
+            _ = kill.notified() => {
+                // Woken by another client: to be closed, or to deliver what it left us.
+                let pending = {
+                    let mut st = shared.state.lock();
+                    match st.clients.get_mut(&id) {
+                        Some(info) if !info.killed => std::mem::take(&mut info.outbox),
+                        _ => break 'conn,
+                    }
+                };
+                if !pending.is_empty() && stream.write_all(&pending).await.is_err() {
+                    break 'conn;
+                }
+                continue 'conn;
+            }
         };
         if n == 0 {
             break;
@@ -99,7 +117,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         }
     }
     let _ = stream.shutdown().await;
-    shared.state.lock().clients.remove(&id);
+    let mut st = shared.state.lock();
+    crate::cmd::tx::unwatch_all(&mut st, &mut client);
+    st.pubsub.remove_client(id);
+    st.clients.remove(&id);
 }
 
 /// Decodes and executes every complete request in `rbuf` under one lock acquisition, stopping
@@ -109,6 +130,12 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
     let mut st = shared.state.lock();
     decoder.limits.max_bulk_len = st.config.proto_max_bulk_len;
     let id = client.id;
+    // Messages that arrived for us go out before the replies of this batch.
+    if let Some(info) = st.clients.get_mut(&id) {
+        if !info.outbox.is_empty() {
+            reply.raw(&std::mem::take(&mut info.outbox));
+        }
+    }
     let mut last_cmd = None;
     let mut args = Vec::with_capacity(8);
     loop {
