@@ -26,6 +26,8 @@ pub struct Client {
     pub subscriptions: usize,
     /// True while running commands on behalf of EXEC or a script (no queuing, no blocking).
     pub nested: bool,
+    /// Set by a blocking command that found nothing: keys and timeout (ms, 0 = forever).
+    pub block_request: Option<(Vec<Bytes>, i64)>,
 }
 
 /// A transaction being queued.
@@ -50,6 +52,7 @@ impl Client {
             watching: Vec::new(),
             subscriptions: 0,
             nested: false,
+            block_request: None,
         }
     }
 }
@@ -78,6 +81,8 @@ pub struct ClientInfo {
     pub soft_limit_since: Option<i64>,
     /// A watched key was modified: the next EXEC fails.
     pub dirty_cas: bool,
+    /// Set when a blocked client's wait ended (its task reads and clears it).
+    pub unblocked: Option<crate::blocking::Unblocked>,
     /// Size of the last read buffer and pending output (INFO clients).
     pub qbuf: usize,
     pub obuf: usize,

@@ -8,6 +8,7 @@ use tikv_jemallocator::Jemalloc;
 #[global_allocator]
 static GLOBAL: Jemalloc = Jemalloc;
 
+mod blocking;
 mod client;
 mod cmd;
 mod config;

@@ -15,6 +15,7 @@ use crate::client::ClientInfo;
 use crate::cmd::CommandTable;
 use crate::config::Config;
 use crate::db::{Db, KeyPos};
+use crate::blocking::Blocking;
 use crate::pubsub::{Delivery, PubSub};
 
 use bytes::{Bytes, BytesMut};
@@ -88,6 +89,9 @@ pub struct State {
     /// precede the command's own reply, as in Redis.
     pub current_client: u64,
     pub self_pushes: BytesMut,
+    pub blocking: Blocking,
+    /// Guards against serving blocked clients from inside a served command.
+    pub serving_blocked: bool,
 }
 
 impl State {
@@ -105,6 +109,8 @@ impl State {
             watched,
             current_client: 0,
             self_pushes: BytesMut::new(),
+            blocking: Blocking::default(),
+            serving_blocked: false,
             config,
             dbs,
             stats,
@@ -135,6 +141,7 @@ impl State {
 
     /// A key changed: invalidates WATCHes on it and wakes clients blocked on it.
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        self.blocking.signal(db, key);
         if let Some(watchers) = self.watched.get(db).and_then(|w| w.get(key)) {
             for id in watchers {
                 if let Some(c) = self.clients.get_mut(id) {
@@ -147,6 +154,10 @@ impl State {
     /// Database `db` is about to be emptied or swapped with `other`: every watched key of `db`
     /// that exists in `db` (or `other`) counts as modified (Redis's `touchAllWatchedKeysInDb`).
     pub fn signal_db_changed(&mut self, db: usize, other: Option<usize>) {
+        self.blocking.signal_db(db);
+        if let Some(o) = other {
+            self.blocking.signal_db(o);
+        }
         let Some(watched) = self.watched.get(db) else { return };
         let touched: Vec<Bytes> = watched
             .keys()

@@ -153,6 +153,32 @@ impl Ctx<'_> {
         self.state.notify_keyspace_event(class, event, key, self.client.db);
     }
 
+    /// Blocks the client on `keys` for `timeout_ms` (0 = forever); called by a blocking command
+    /// that found nothing to serve. Inside MULTI/EXEC or a script a blocking command does not
+    /// block: it answers a null at once, as Redis does.
+    pub fn block(&mut self, keys: Vec<Bytes>, timeout_ms: i64) {
+        if self.client.nested {
+            self.out.null_array();
+            return;
+        }
+        self.client.block_request = Some((keys, timeout_ms));
+    }
+
+    /// Parses the timeout argument of a blocking command (seconds, decimals allowed) into ms.
+    pub fn arg_block_timeout(&self, i: usize) -> Result<i64, CmdError> {
+        let secs = crate::util::parse_f64(&self.args[i])
+            .filter(|v| v.is_finite())
+            .ok_or(CmdError::fixed("ERR timeout is not a float or out of range"))?;
+        if secs < 0.0 {
+            return Err(CmdError::fixed("ERR timeout is negative"));
+        }
+        let ms = secs * 1000.0;
+        if ms > i64::MAX as f64 / 2.0 {
+            return Err(CmdError::fixed("ERR timeout is out of range"));
+        }
+        Ok(ms as i64)
+    }
+
     /// Deletes `key` when a collection became empty, as Redis does after removing its last
     /// element. Returns true if the key was removed.
     pub fn remove_if_empty(&mut self, key: &[u8], empty: bool) -> bool {

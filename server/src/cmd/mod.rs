@@ -6,6 +6,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod list_blocking;
 pub mod pubsub;
 pub mod reply;
 pub mod server;
@@ -26,6 +27,7 @@ pub use ctx::Ctx;
 pub use error::{CmdError, CmdResult};
 pub use reply::Reply;
 
+use crate::blocking::{BlockedClient, Unblocked};
 use crate::client::Client;
 use crate::server::State;
 
@@ -112,7 +114,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 12] {
+fn families() -> [&'static [CommandSpec]; 13] {
     [
         connection::COMMANDS,
         string::COMMANDS,
@@ -125,6 +127,7 @@ fn families() -> [&'static [CommandSpec]; 12] {
         slots::COMMANDS,
         tx::COMMANDS,
         pubsub::COMMANDS,
+        list_blocking::COMMANDS,
         &[],
     ]
 }
@@ -212,6 +215,72 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     stat.calls += 1;
     stat.usec += (crate::util::now_us() - start_us).max(0) as u64;
     state.stats.total_commands += 1;
+    if client.block_request.is_some() && !state.blocking.is_blocked(client.id) {
+        register_blocked(state, client, args, now_ms);
+    }
+    if !client.nested && !state.serving_blocked && state.blocking.has_ready() {
+        serve_blocked(state);
+    }
+}
+
+/// Queues a client whose blocking command found nothing.
+fn register_blocked(state: &mut State, client: &mut Client, args: &[Bytes], now_ms: i64) {
+    let Some((keys, timeout_ms)) = client.block_request.take() else { return };
+    let deadline_ms = if timeout_ms > 0 { now_ms + timeout_ms } else { 0 };
+    let b = BlockedClient { db: client.db, resp3: client.resp3, keys, args: args.to_vec(), deadline_ms };
+    state.blocking.block(client.id, b);
+}
+
+/// Re-runs the commands of clients blocked on keys that became ready, first blocked first
+/// served; each reply goes to its client's outbox.
+pub fn serve_blocked(state: &mut State) {
+    state.serving_blocked = true;
+    let saved_client = state.current_client;
+    // Serving can make more keys ready (BLMOVE pushes); bounded so a cycle cannot spin.
+    for _ in 0..1024 {
+        if !state.blocking.has_ready() {
+            break;
+        }
+        for (db, key) in state.blocking.take_ready() {
+            for id in state.blocking.waiters(db, &key) {
+                if state.dbs[db].get(&key).is_none() {
+                    break;
+                }
+                let Some(b) = state.blocking.get(id) else { continue };
+                let (args, resp3) = (b.args.clone(), b.resp3);
+                let Some(info) = state.clients.get(&id) else { continue };
+                let mut tmp = Client::new(id, info.addr, info.local_addr, true);
+                tmp.db = db;
+                tmp.resp3 = resp3;
+                let mut out = Reply::new(resp3);
+                execute(state, &mut tmp, &args, &mut out);
+                if tmp.block_request.is_some() {
+                    continue;
+                }
+                state.blocking.unblock(id);
+                state.current_client = saved_client;
+                state.push_to(id, &out.buf, 0);
+                if let Some(info) = state.clients.get_mut(&id) {
+                    info.unblocked = Some(Unblocked::Served);
+                    info.kill.notify_one();
+                }
+            }
+        }
+    }
+    state.current_client = saved_client;
+    state.serving_blocked = false;
+}
+
+/// Ends the wait of blocked clients whose timeout passed (called by the cron and by the
+/// clients' own timers).
+pub fn expire_blocked(state: &mut State, now_ms: i64) {
+    for id in state.blocking.expired(now_ms) {
+        state.blocking.unblock(id);
+        if let Some(info) = state.clients.get_mut(&id) {
+            info.unblocked = Some(Unblocked::TimedOut);
+            info.kill.notify_one();
+        }
+    }
 }
 
 /// The checks Redis makes before running (or queuing) a command, in its order.

@@ -179,6 +179,7 @@ pub(crate) mod test_util {
                 outbox: Default::default(),
                 soft_limit_since: None,
                 dirty_cas: false,
+                unblocked: None,
                 qbuf: 0,
                 obuf: 0,
                 is_replica: false,

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use crate::blocking::Unblocked;
 use crate::client::{Client, ClientInfo};
 use crate::cmd::{self, Reply};
 use crate::server::Shared;
@@ -40,6 +41,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
                 outbox: Default::default(),
                 soft_limit_since: None,
                 dirty_cas: false,
+                unblocked: None,
                 qbuf: 0,
                 obuf: 0,
                 is_replica: false,
@@ -98,7 +100,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         // Run what arrived; a huge pipeline is answered in chunks of about 1 MB.
         loop {
             let before = rbuf.len();
-            timeout = run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply);
+            let blocked;
+            (timeout, blocked) = run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply);
             if !reply.is_empty() {
                 if stream.write_all(&reply.buf).await.is_err() {
                     break 'conn;
@@ -111,6 +114,13 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             if client.close_after_reply {
                 break 'conn;
             }
+            if blocked {
+                // Requests behind a blocking command wait until it is answered.
+                if !wait_unblocked(&shared, &mut stream, &kill, id, client.resp3, &mut rbuf).await {
+                    break 'conn;
+                }
+                continue;
+            }
             if rbuf.is_empty() || rbuf.len() == before {
                 break;
             }
@@ -118,6 +128,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     }
     let _ = stream.shutdown().await;
     let mut st = shared.state.lock();
+    st.blocking.unblock(id);
     crate::cmd::tx::unwatch_all(&mut st, &mut client);
     st.pubsub.remove_client(id);
     st.clients.remove(&id);
@@ -126,7 +137,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
 /// Decodes and executes every complete request in `rbuf` under one lock acquisition, stopping
 /// early when the reply grows past 1 MB or the client must be closed. Returns the idle timeout
 /// in force (CONFIG SET may have changed it, and `proto-max-bulk-len`, which is applied here).
-fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client, reply: &mut Reply) -> u64 {
+fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client, reply: &mut Reply) -> (u64, bool) {
     let mut st = shared.state.lock();
     decoder.limits.max_bulk_len = st.config.proto_max_bulk_len;
     let id = client.id;
@@ -144,7 +155,7 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
             Ok(true) => {
                 cmd::execute(&mut st, client, &args, reply);
                 last_cmd = args.first().cloned();
-                if client.close_after_reply || reply.len() > 1 << 20 {
+                if client.close_after_reply || reply.len() > 1 << 20 || st.blocking.is_blocked(id) {
                     break;
                 }
             }
@@ -173,5 +184,57 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
             client.close_after_reply = true;
         }
     }
-    st.config.timeout
+    (st.config.timeout, st.blocking.is_blocked(id))
+}
+
+/// Waits until a blocked client is served, times out or is unblocked, writing whatever arrives
+/// for it meanwhile. Returns false when the connection must close.
+async fn wait_unblocked(shared: &Shared, stream: &mut TcpStream, kill: &Notify, id: u64, resp3: bool, rbuf: &mut BytesMut) -> bool {
+    loop {
+        let deadline = shared.state.lock().blocking.get(id).map(|b| b.deadline_ms);
+        let wait = match deadline {
+            Some(d) if d > 0 => Duration::from_millis((d - now_ms()).max(0) as u64),
+            _ => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = kill.notified() => {}
+            _ = tokio::time::sleep(wait) => {
+                let mut st = shared.state.lock();
+                let now = now_ms();
+                cmd::expire_blocked(&mut st, now);
+            }
+            r = stream.read_buf(rbuf) => match r {
+                // Keep what the client pipelines behind the blocking command for later.
+                Ok(n) if n > 0 => continue,
+                _ => return false,
+            },
+        }
+        let (pending, outcome) = {
+            let mut st = shared.state.lock();
+            let Some(info) = st.clients.get_mut(&id) else { return false };
+            if info.killed {
+                return false;
+            }
+            (std::mem::take(&mut info.outbox), info.unblocked.take())
+        };
+        let mut out = pending;
+        let done = match outcome {
+            None => false,
+            Some(Unblocked::Served) => true,
+            Some(Unblocked::TimedOut) => {
+                out.extend_from_slice(&crate::blocking::timeout_reply(resp3));
+                true
+            }
+            Some(Unblocked::Error(msg)) => {
+                compat::resp::write::error(&mut out, msg.as_bytes());
+                true
+            }
+        };
+        if !out.is_empty() && stream.write_all(&out).await.is_err() {
+            return false;
+        }
+        if done {
+            return true;
+        }
+    }
 }
