@@ -54,15 +54,44 @@ pub fn numkeys_positions(args: &[Bytes], idx: usize) -> Vec<usize> {
 
 /// Replies beyond this size stop early and close the connection, like Redis's output buffer
 /// limits do: a repeated random sample (`SRANDMEMBER key -N`) is otherwise unbounded.
-pub(super) const MAX_REPEAT_REPLY: usize = 256 << 20;
+pub(super) const MAX_REPEAT_REPLY: usize = 64 << 20;
 
-/// Stops a reply that grew past [`MAX_REPEAT_REPLY`]; returns true when the caller must stop.
-pub(super) fn reply_overflow(ctx_close: &mut bool, out: &Reply) -> bool {
-    if out.len() > MAX_REPEAT_REPLY {
-        *ctx_close = true;
-        true
+/// Writes `count` uniformly random picks (with repetition) among `size` entries; `enc` writes
+/// entry `i`. When entries must repeat anyway, each is encoded once and then copied. Past
+/// [`MAX_REPEAT_REPLY`] bytes the reply stops and the connection is closed after it.
+pub(super) fn emit_random_repeats(
+    out: &mut Reply,
+    close: &mut bool,
+    rng: &mut impl Rng,
+    count: u64,
+    size: usize,
+    mut enc: impl FnMut(&mut Reply, usize),
+) {
+    if size == 0 {
+        return;
+    }
+    let cached = if count >= size as u64 {
+        let mut tmp = Reply::new(out.resp3);
+        let mut offs = Vec::with_capacity(size + 1);
+        offs.push(0);
+        for i in 0..size {
+            enc(&mut tmp, i);
+            offs.push(tmp.len());
+        }
+        Some((tmp, offs))
     } else {
-        false
+        None
+    };
+    for _ in 0..count {
+        let i = rng.random_range(0..size);
+        match &cached {
+            Some((tmp, offs)) => out.raw(&tmp.buf[offs[i]..offs[i + 1]]),
+            None => enc(out, i),
+        }
+        if out.len() > MAX_REPEAT_REPLY {
+            *close = true;
+            break;
+        }
     }
 }
 
@@ -525,15 +554,17 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     }
     let _ = dst_at;
     if src == dst {
-        let at = ctx.db_ref().locate(src).expect("present");
-        let yes = set_at(ctx, at).contains(member);
+        let yes = ctx.db_ref().locate(src).is_some_and(|at| set_at(ctx, at).contains(member));
         ctx.out.int(yes as i64);
         return Ok(());
     }
     let max = ctx.state.config.set_max_intset_entries;
-    let (removed, empty) = {
-        let s = set_mut(ctx.write_value(src).expect("present"))?;
-        (s.remove(member), s.is_empty())
+    let (removed, empty) = match ctx.write_value(src) {
+        Some(v) => {
+            let s = set_mut(v)?;
+            (s.remove(member), s.is_empty())
+        }
+        None => (false, false),
     };
     if !removed {
         ctx.out.int(0);
@@ -576,8 +607,10 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.client.db;
     let state = &mut *ctx.state;
     let s = set_in_mut(&mut state.dbs[db], at);
-    let i = s.random_index(&mut state.rng).expect("sets are never empty");
-    let member = s.remove_index(i).expect("index in range");
+    let Some(member) = s.random_index(&mut state.rng).and_then(|i| s.remove_index(i)) else {
+        ctx.out.null();
+        return Ok(());
+    };
     let empty = s.is_empty();
     ctx.notify('s', "spop", key);
     ctx.out.bulk(&member);
@@ -658,9 +691,10 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.client.db;
     let state = &mut *ctx.state;
     let s = set_in(&state.dbs[db], at);
-    let i = s.random_index(&mut state.rng).expect("sets are never empty");
-    let m = s.get_index(i).expect("index in range");
-    reply_member(ctx.out, m);
+    match s.random_index(&mut state.rng).and_then(|i| s.get_index(i)) {
+        Some(m) => reply_member(ctx.out, m),
+        None => ctx.out.null(),
+    }
     Ok(())
 }
 
@@ -680,15 +714,15 @@ fn srandmember_count(ctx: &mut Ctx, key: &[u8], l: i64) -> CmdResult {
     let rng = &mut state.rng;
     let out = &mut *ctx.out;
     let size = s.len();
+    if size == 0 {
+        out.array(0);
+        return Ok(());
+    }
     if !uniq || count == 1 {
         out.array(count as usize);
-        for _ in 0..count {
-            let i = rng.random_range(0..size);
-            reply_member(out, s.get_index(i).expect("index in range"));
-            if reply_overflow(&mut ctx.client.close_after_reply, out) {
-                break;
-            }
-        }
+        emit_random_repeats(out, &mut ctx.client.close_after_reply, rng, count, size, |out, i| {
+            reply_member(out, s.get_index(i).expect("index in range"))
+        });
         return Ok(());
     }
     let count = count as usize;

@@ -11,7 +11,7 @@ use rand::Rng;
 
 use super::error::{self, CmdError};
 use super::flags::*;
-use super::set::{arg_positive, arg_range, empty_scan, parse_scan_cursor, parse_scan_options, reply_overflow, scan_reply_header};
+use super::set::{arg_positive, arg_range, empty_scan, parse_scan_cursor, parse_scan_options, scan_reply_header, emit_random_repeats};
 use super::{CmdResult, CommandSpec, Ctx, Reply};
 use crate::db::zset::{AddFlags, AddOutcome, LexItem, LexRange, ScoreRange, ZLimits, ZSetValue};
 use crate::db::{Db, KeyPos, Value};
@@ -618,8 +618,10 @@ fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     };
     let state = &mut *ctx.state;
     let z = zset_in(&state.dbs[ctx.client.db], at);
-    let (m, _) = z.random(&mut state.rng).expect("zsets are never empty");
-    ctx.out.bulk(m);
+    match z.random(&mut state.rng) {
+        Some((m, _)) => ctx.out.bulk(m),
+        None => ctx.out.null(),
+    }
     Ok(())
 }
 
@@ -638,16 +640,17 @@ fn zrandmember_count(ctx: &mut Ctx, key: &Bytes, l: i64, withscores: bool) -> Cm
     let rng = &mut state.rng;
     let out = &mut *ctx.out;
     let size = z.len();
+    if size == 0 {
+        out.array(0);
+        return Ok(());
+    }
     let header = |out: &mut Reply, n: usize| out.array(if withscores && !out.resp3 { n * 2 } else { n });
     if !uniq || count == 1 {
         header(out, count as usize);
-        for _ in 0..count {
-            let (m, s) = z.random(rng).expect("not empty");
+        emit_random_repeats(out, &mut ctx.client.close_after_reply, rng, count, size, |out, i| {
+            let (m, s) = z.entry_at_index(i).expect("index in range");
             reply_one_scored(out, m, s, withscores);
-            if reply_overflow(&mut ctx.client.close_after_reply, out) {
-                break;
-            }
-        }
+        });
         return Ok(());
     }
     let count = count as usize;

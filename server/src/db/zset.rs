@@ -42,6 +42,16 @@ struct Big {
     list: ChunkedList,
 }
 
+impl Big {
+    /// Gives memory back after many removals (Redis resizes its dict the same way).
+    fn shrink_if_sparse(&mut self) {
+        let cap = self.map.capacity();
+        if cap > 64 && self.map.len() * 8 < cap {
+            self.map.shrink_to(self.map.len() * 2);
+        }
+    }
+}
+
 /// Encoding thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
 #[derive(Debug, Clone, Copy)]
 pub struct ZLimits {
@@ -418,13 +428,18 @@ impl ZSetValue {
         }
     }
 
-    /// A uniformly random entry (the set must not be empty).
+    /// A uniformly random entry.
     pub fn random(&self, rng: &mut impl Rng) -> Option<(&[u8], f64)> {
         let n = self.len();
         if n == 0 {
             return None;
         }
-        let i = rng.random_range(0..n);
+        self.entry_at_index(rng.random_range(0..n))
+    }
+
+    /// The entry at position `i` of the storage order (the rank for a small set, the hash map
+    /// position for a big one): O(1), for uniform sampling.
+    pub fn entry_at_index(&self, i: usize) -> Option<(&[u8], f64)> {
         match &self.repr {
             Repr::Small(v) => v.get(i).map(|(s, m)| (&m[..], *s)),
             Repr::Big(b) => b.map.get_index(i).map(|(m, s)| (&m[..], *s)),
@@ -571,6 +586,7 @@ impl ZSetValue {
             Repr::Big(b) => match b.map.swap_remove(member) {
                 Some(s) => {
                     b.list.remove(s, member);
+                    b.shrink_if_sparse();
                     true
                 }
                 None => false,
@@ -591,6 +607,7 @@ impl ZSetValue {
                 for (_, m) in &gone {
                     b.map.swap_remove(&m[..]);
                 }
+                b.shrink_if_sparse();
                 gone.len()
             }
         }
@@ -609,6 +626,7 @@ impl ZSetValue {
             Repr::Big(b) => {
                 let (s, m) = if max { b.list.pop_last()? } else { b.list.pop_first()? };
                 b.map.swap_remove(&m[..]);
+                b.shrink_if_sparse();
                 Some((m, s))
             }
         }
