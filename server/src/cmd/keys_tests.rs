@@ -60,9 +60,9 @@ impl T {
     }
 
     fn zset(&mut self, key: &str, items: &[(f64, &str)]) {
-        let mut m: Vec<(f64, Sds)> = items.iter().map(|(s, e)| (*s, Sds::new(e.as_bytes()))).collect();
-        m.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
-        self.put(key, Value::ZSet(Box::new(ZSetValue { members: m, big: false })));
+        let m: Vec<(Sds, f64)> = items.iter().map(|(s, e)| (Sds::new(e.as_bytes()), *s)).collect();
+        let limits = crate::db::zset::ZLimits { max_entries: 128, max_value: 64 };
+        self.put(key, Value::ZSet(Box::new(ZSetValue::from_entries(m, limits))));
     }
 
     fn collections(&mut self) {

@@ -38,7 +38,6 @@ fn bpop(ctx: &mut Ctx, left: bool) -> CmdResult {
 }
 
 fn brpoplpush(ctx: &mut Ctx) -> CmdResult {
-    let args = ctx.args;
     let timeout = ctx.arg_block_timeout(3)?;
     bmove(ctx, false, true, timeout)
 }
