@@ -15,6 +15,7 @@ pub mod slots;
 pub mod string;
 pub mod tx;
 pub mod zset;
+pub mod zset_blocking;
 
 mod ctx;
 
@@ -114,7 +115,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 13] {
+fn families() -> [&'static [CommandSpec]; 14] {
     [
         connection::COMMANDS,
         string::COMMANDS,
@@ -128,6 +129,7 @@ fn families() -> [&'static [CommandSpec]; 13] {
         tx::COMMANDS,
         pubsub::COMMANDS,
         list_blocking::COMMANDS,
+        zset_blocking::COMMANDS,
         &[],
     ]
 }

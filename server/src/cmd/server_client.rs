@@ -18,6 +18,7 @@ pub fn client(ctx: &mut Ctx) -> CmdResult {
             Ok(())
         }
         "kill" => kill(ctx),
+        "unblock" => unblock(ctx),
         "setname" => {
             check_arity(ctx, "client", "setname", 3)?;
             let name = ctx.args[2].clone();
@@ -368,4 +369,30 @@ mod tests {
         assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "1", "skipme", "no"]), ":1\r\n");
         assert!(c.close_after_reply);
     }
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking command as if it timed out, or with an
+/// error. Replies 1 when the client was blocked.
+fn unblock(ctx: &mut Ctx) -> CmdResult {
+    if !(3..=4).contains(&ctx.args.len()) {
+        return Err(CmdError::msg("ERR wrong number of arguments for 'client|unblock' command"));
+    }
+    let id = crate::util::parse_i64(&ctx.args[2]).ok_or(error::NOT_INTEGER)?;
+    let outcome = match ctx.args.get(3) {
+        None => crate::blocking::Unblocked::TimedOut,
+        Some(a) if a.eq_ignore_ascii_case(b"timeout") => crate::blocking::Unblocked::TimedOut,
+        Some(a) if a.eq_ignore_ascii_case(b"error") => crate::blocking::Unblocked::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        Some(_) => return Err(CmdError::fixed("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let id = id as u64;
+    if ctx.state.blocking.unblock(id).is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if let Some(info) = ctx.state.clients.get_mut(&id) {
+        info.unblocked = Some(outcome);
+        info.kill.notify_one();
+    }
+    ctx.out.int(1);
+    Ok(())
 }

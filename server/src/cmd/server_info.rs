@@ -130,7 +130,7 @@ fn clients(state: &State) -> String {
         "connected_clients" => connected,
         "client_longest_output_list" => longest_output,
         "client_biggest_input_buf" => biggest_input,
-        "blocked_clients" => 0,
+        "blocked_clients" => state.blocking.count(),
     );
     s
 }

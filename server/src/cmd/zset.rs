@@ -597,6 +597,19 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
     Ok(())
 }
 
+/// Pops the lowest (or highest) member of `key`, with the notifications of ZPOPMIN/ZPOPMAX;
+/// `None` when the key does not exist. Used by BZPOPMIN/BZPOPMAX.
+pub(crate) fn zpop_one(ctx: &mut Ctx, key: &[u8], max: bool) -> Result<Option<(crate::sds::Sds, f64)>, CmdError> {
+    let Some(at) = zwrite_pos(ctx, key)? else { return Ok(None) };
+    let z = zset_in_mut(&mut ctx.state.dbs[ctx.client.db], at);
+    let Some(popped) = z.pop(max) else { return Ok(None) };
+    let empty = z.is_empty();
+    ctx.notify('z', if max { "zpopmax" } else { "zpopmin" }, key);
+    ctx.modified(key);
+    ctx.remove_if_empty(key, empty);
+    Ok(Some(popped))
+}
+
 fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let key = &args[1];
