@@ -28,6 +28,14 @@ pub struct Client {
     pub nested: bool,
     /// Set by a blocking command that found nothing: keys and timeout (ms, 0 = forever).
     pub block_request: Option<(Vec<Bytes>, i64)>,
+    /// A request held back while clients are paused (CLIENT PAUSE).
+    pub held: Option<Vec<Bytes>>,
+    /// CLIENT REPLY OFF.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP was just sent: drop the reply of the next command.
+    pub skip_next_reply: bool,
+    /// The reply of the command being run is dropped (the one after CLIENT REPLY SKIP).
+    pub skip_this_reply: bool,
 }
 
 /// A transaction being queued.
@@ -53,6 +61,10 @@ impl Client {
             subscriptions: 0,
             nested: false,
             block_request: None,
+            held: None,
+            reply_off: false,
+            skip_next_reply: false,
+            skip_this_reply: false,
         }
     }
 }

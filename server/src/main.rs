@@ -16,6 +16,7 @@ mod db;
 mod longdouble;
 mod pubsub;
 mod net;
+mod observe;
 mod sds;
 mod server;
 mod util;

@@ -16,6 +16,7 @@ use crate::cmd::CommandTable;
 use crate::config::Config;
 use crate::db::{Db, KeyPos};
 use crate::blocking::Blocking;
+use crate::observe::{Latency, Slowlog};
 use crate::pubsub::{Delivery, PubSub};
 
 use bytes::{Bytes, BytesMut};
@@ -92,6 +93,13 @@ pub struct State {
     pub blocking: Blocking,
     /// Guards against serving blocked clients from inside a served command.
     pub serving_blocked: bool,
+    /// Clients in MONITOR mode.
+    pub monitors: Vec<u64>,
+    /// CLIENT PAUSE: until when (unix ms, 0 = not paused) and whether only writes wait.
+    pub pause_until_ms: i64,
+    pub pause_writes_only: bool,
+    pub slowlog: Slowlog,
+    pub latency: Latency,
 }
 
 impl State {
@@ -111,6 +119,11 @@ impl State {
             self_pushes: BytesMut::new(),
             blocking: Blocking::default(),
             serving_blocked: false,
+            monitors: Vec::new(),
+            pause_until_ms: 0,
+            pause_writes_only: false,
+            slowlog: Slowlog::default(),
+            latency: Latency::default(),
             config,
             dbs,
             stats,

@@ -4,6 +4,8 @@
 /// `'...'` (only `\'`) quoting. Returns `None` on unbalanced quotes, or when a closing quote is
 /// not followed by whitespace, as Redis does.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // Redis splits a C string: a NUL byte ends the line.
+    let line = &line[..memchr::memchr(0, line).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
@@ -111,6 +113,12 @@ mod tests {
         assert_eq!(s("x 'it\\'s'").unwrap(), ["x", "it's"]);
         assert_eq!(s("").unwrap(), Vec::<String>::new());
         assert_eq!(s("save \"\"").unwrap(), ["save", ""]);
+    }
+
+    #[test]
+    fn nul_ends_the_line() {
+        assert_eq!(s("\0").unwrap(), Vec::<String>::new());
+        assert_eq!(s("get a\0b").unwrap(), ["get", "a"]);
     }
 
     #[test]

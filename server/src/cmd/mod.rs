@@ -1,6 +1,7 @@
 //! Commands: one module per family, a table of their specs, and the dispatcher that checks
 //! arity and authentication, runs the handler and keeps per-command statistics.
 
+pub mod admin;
 pub mod connection;
 pub mod error;
 pub mod hash;
@@ -115,7 +116,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
         connection::COMMANDS,
         string::COMMANDS,
@@ -130,6 +131,7 @@ fn families() -> [&'static [CommandSpec]; 14] {
         pubsub::COMMANDS,
         list_blocking::COMMANDS,
         zset_blocking::COMMANDS,
+        admin::COMMANDS,
         &[],
     ]
 }
@@ -199,12 +201,21 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     state.now_ms = now_ms;
     state.current_client = client.id;
     let mark = out.len();
+    let drop_reply = !client.nested && (client.reply_off || std::mem::take(&mut client.skip_this_reply));
     let result = {
         let mut ctx = Ctx { state, client, args, out, now_ms, spec };
         (spec.handler)(&mut ctx)
     };
     if let Err(e) = result {
         out.error(&e.0);
+    }
+    if drop_reply || (client.reply_off && !client.nested) {
+        out.buf.truncate(mark);
+    }
+    if client.skip_next_reply && !client.nested {
+        out.buf.truncate(mark);
+        client.skip_next_reply = false;
+        client.skip_this_reply = true;
     }
     if !state.self_pushes.is_empty() && !client.nested {
         // Pushes this command produced for its own client go before its reply, as in Redis.
@@ -213,15 +224,60 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
         out.buf.extend_from_slice(&reply);
         state.self_pushes.clear();
     }
+    let duration_us = (crate::util::now_us() - start_us).max(0) as u64;
     let stat = &mut state.stats.commands[idx];
     stat.calls += 1;
-    stat.usec += (crate::util::now_us() - start_us).max(0) as u64;
+    stat.usec += duration_us;
     state.stats.total_commands += 1;
+    observe(state, client, spec, args, start_us, duration_us);
     if client.block_request.is_some() && !state.blocking.is_blocked(client.id) {
         register_blocked(state, client, args, now_ms);
     }
     if !client.nested && !state.serving_blocked && state.blocking.has_ready() {
         serve_blocked(state);
+    }
+}
+
+/// Feeds MONITOR clients, the slow log and the latency monitor.
+fn observe(state: &mut State, client: &Client, spec: &CommandSpec, args: &[Bytes], start_us: i64, duration_us: u64) {
+    if !state.monitors.is_empty() && !spec.has(flags::ADMIN) && !spec.has(flags::SKIP_MONITOR) {
+        let peer = state.clients.get(&client.id).map(|c| c.addr.to_string()).unwrap_or_default();
+        let shown = redact(spec.name, args);
+        let line = crate::observe::monitor_line(start_us, client.db, &peer, &shown);
+        for id in state.monitors.clone() {
+            if id != client.id {
+                state.push_to(id, &line, 0);
+            }
+        }
+    }
+    let threshold = state.config.slowlog_log_slower_than;
+    if threshold >= 0 && duration_us >= threshold as u64 && spec.name != "exec" && client.block_request.is_none() {
+        let (peer, name) = state.clients.get(&client.id).map(|c| (c.addr.to_string(), c.name.clone())).unwrap_or_default();
+        let max = state.config.slowlog_max_len as usize;
+        state.slowlog.push(args, duration_us, start_us / 1_000_000, peer, name, max);
+    }
+    let lat = state.config.latency_monitor_threshold;
+    if lat > 0 && duration_us / 1000 >= lat {
+        let event = if spec.has(flags::FAST) { "fast-command" } else { "command" };
+        state.latency.add(event, start_us / 1_000_000, duration_us / 1000);
+    }
+}
+
+/// Hides passwords from MONITOR, as Redis does.
+fn redact(name: &str, args: &[Bytes]) -> Vec<Bytes> {
+    const HIDDEN: Bytes = Bytes::from_static(b"(redacted)");
+    match name {
+        "auth" => std::iter::once(args[0].clone()).chain(args[1..].iter().map(|_| HIDDEN)).collect(),
+        "hello" => {
+            let mut v = args.to_vec();
+            if let Some(i) = v.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
+                for a in v.iter_mut().skip(i + 1).take(2) {
+                    *a = HIDDEN;
+                }
+            }
+            v
+        }
+        _ => args.to_vec(),
     }
 }
 
@@ -317,4 +373,18 @@ fn unknown_command(args: &[Bytes]) -> String {
         rest.push_str(&format!("'{cut}' "));
     }
     format!("ERR unknown command '{name}', with args beginning with: {rest}")
+}
+
+/// Whether CLIENT PAUSE holds this request back: every command in ALL mode, writes (and
+/// commands that may write or publish) in WRITE mode.
+pub fn is_paused(state: &State, args: &[Bytes], now_ms: i64) -> bool {
+    if state.pause_until_ms <= now_ms {
+        return false;
+    }
+    if !state.pause_writes_only {
+        return true;
+    }
+    let Some(idx) = CommandTable::get().lookup(&args[0]) else { return false };
+    let spec = CommandTable::get().specs[idx];
+    spec.has(flags::WRITE) || matches!(spec.name, "eval" | "evalsha" | "publish" | "pfcount" | "wait" | "exec")
 }

@@ -19,6 +19,14 @@ pub fn client(ctx: &mut Ctx) -> CmdResult {
         }
         "kill" => kill(ctx),
         "unblock" => unblock(ctx),
+        "pause" => pause(ctx),
+        "unpause" => {
+            check_arity(ctx, "client", "unpause", 2)?;
+            ctx.state.pause_until_ms = 0;
+            ctx.out.ok();
+            Ok(())
+        }
+        "reply" => reply(ctx),
         "setname" => {
             check_arity(ctx, "client", "setname", 3)?;
             let name = ctx.args[2].clone();
@@ -394,5 +402,49 @@ fn unblock(ctx: &mut Ctx) -> CmdResult {
         info.kill.notify_one();
     }
     ctx.out.int(1);
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: holds other clients' commands (all, or only writes).
+fn pause(ctx: &mut Ctx) -> CmdResult {
+    if !(3..=4).contains(&ctx.args.len()) {
+        return Err(CmdError::msg("ERR wrong number of arguments for 'client|pause' command"));
+    }
+    let ms = crate::util::parse_i64(&ctx.args[2])
+        .filter(|&v| v >= 0)
+        .ok_or(CmdError::fixed("ERR timeout is not an integer or out of range"))?;
+    let writes_only = match ctx.args.get(3) {
+        None => false,
+        Some(a) if a.eq_ignore_ascii_case(b"all") => false,
+        Some(a) if a.eq_ignore_ascii_case(b"write") => true,
+        Some(_) => return Err(error::SYNTAX),
+    };
+    let until = ctx.now_ms.saturating_add(ms);
+    // A longer or stricter pause already in force is kept, as Redis does.
+    let active = ctx.state.pause_until_ms > ctx.now_ms;
+    ctx.state.pause_writes_only = if active { writes_only && ctx.state.pause_writes_only } else { writes_only };
+    ctx.state.pause_until_ms = if active { until.max(ctx.state.pause_until_ms) } else { until };
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT REPLY ON|OFF|SKIP.
+fn reply(ctx: &mut Ctx) -> CmdResult {
+    check_arity(ctx, "client", "reply", 3)?;
+    let mode = String::from_utf8_lossy(&ctx.args[2]).to_ascii_lowercase();
+    match mode.as_str() {
+        "on" => {
+            ctx.client.reply_off = false;
+            ctx.client.skip_next_reply = false;
+            ctx.out.ok();
+        }
+        "off" => ctx.client.reply_off = true,
+        "skip" => {
+            if !ctx.client.reply_off {
+                ctx.client.skip_next_reply = true;
+            }
+        }
+        _ => return Err(error::SYNTAX),
+    }
     Ok(())
 }

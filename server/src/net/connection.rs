@@ -100,8 +100,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         // Run what arrived; a huge pipeline is answered in chunks of about 1 MB.
         loop {
             let before = rbuf.len();
-            let blocked;
-            (timeout, blocked) = run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply);
+            let (blocked, paused);
+            (timeout, blocked, paused) = run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply);
             if !reply.is_empty() {
                 if stream.write_all(&reply.buf).await.is_err() {
                     break 'conn;
@@ -121,6 +121,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
                 }
                 continue;
             }
+            if paused {
+                // CLIENT PAUSE: try again shortly (UNPAUSE or the deadline ends it).
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
             if rbuf.is_empty() || rbuf.len() == before {
                 break;
             }
@@ -131,13 +136,14 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     st.blocking.unblock(id);
     crate::cmd::tx::unwatch_all(&mut st, &mut client);
     st.pubsub.remove_client(id);
+    st.monitors.retain(|&m| m != id);
     st.clients.remove(&id);
 }
 
 /// Decodes and executes every complete request in `rbuf` under one lock acquisition, stopping
 /// early when the reply grows past 1 MB or the client must be closed. Returns the idle timeout
 /// in force (CONFIG SET may have changed it, and `proto-max-bulk-len`, which is applied here).
-fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client, reply: &mut Reply) -> (u64, bool) {
+fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client, reply: &mut Reply) -> (u64, bool, bool) {
     let mut st = shared.state.lock();
     decoder.limits.max_bulk_len = st.config.proto_max_bulk_len;
     let id = client.id;
@@ -149,10 +155,23 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
     }
     let mut last_cmd = None;
     let mut args = Vec::with_capacity(8);
+    let mut paused = false;
     loop {
         reply.resp3 = client.resp3;
-        match decoder.decode_into(rbuf, &mut args) {
+        let next = match client.held.take() {
+            Some(held) => {
+                args = held;
+                Ok(true)
+            }
+            None => decoder.decode_into(rbuf, &mut args),
+        };
+        match next {
             Ok(true) => {
+                if st.pause_until_ms != 0 && cmd::is_paused(&st, &args, now_ms()) {
+                    client.held = Some(std::mem::take(&mut args));
+                    paused = true;
+                    break;
+                }
                 cmd::execute(&mut st, client, &args, reply);
                 last_cmd = args.first().cloned();
                 if client.close_after_reply || reply.len() > 1 << 20 || st.blocking.is_blocked(id) {
@@ -184,7 +203,7 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
             client.close_after_reply = true;
         }
     }
-    (st.config.timeout, st.blocking.is_blocked(id))
+    (st.config.timeout, st.blocking.is_blocked(id), paused)
 }
 
 /// Waits until a blocked client is served, times out or is unblocked, writing whatever arrives
