@@ -1,9 +1,11 @@
 //! Commands: one module per family, a table of their specs, and the dispatcher that checks
 //! arity and authentication, runs the handler and keeps per-command statistics.
 
+pub mod bitmap;
 pub mod connection;
 pub mod error;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod reply;
@@ -110,7 +112,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 10] {
+fn families() -> [&'static [CommandSpec]; 12] {
     [
         connection::COMMANDS,
         string::COMMANDS,
@@ -121,6 +123,8 @@ fn families() -> [&'static [CommandSpec]; 10] {
         zset::COMMANDS,
         server::COMMANDS,
         slots::COMMANDS,
+        bitmap::COMMANDS,
+        hll::COMMANDS,
         &[],
     ]
 }
