@@ -2,9 +2,11 @@
 //! arity and authentication, runs the handler and keeps per-command statistics.
 
 pub mod admin;
+pub mod bitmap;
 pub mod connection;
 pub mod error;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod list_blocking;
@@ -116,8 +118,8 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 15] {
-    [
+fn families() -> &'static [&'static [CommandSpec]] {
+    &[
         connection::COMMANDS,
         string::COMMANDS,
         keys::COMMANDS,
@@ -132,7 +134,8 @@ fn families() -> [&'static [CommandSpec]; 15] {
         list_blocking::COMMANDS,
         zset_blocking::COMMANDS,
         admin::COMMANDS,
-        &[],
+        bitmap::COMMANDS,
+        hll::COMMANDS,
     ]
 }
 
@@ -146,7 +149,7 @@ impl CommandTable {
     pub fn get() -> &'static CommandTable {
         static TABLE: OnceLock<CommandTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let specs: Vec<&'static CommandSpec> = families().into_iter().flatten().collect();
+            let specs: Vec<&'static CommandSpec> = families().iter().flat_map(|f| f.iter()).collect();
             let by_name = specs.iter().enumerate().map(|(i, s)| (s.name.as_bytes(), i)).collect();
             CommandTable { specs, by_name }
         })
@@ -201,7 +204,7 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     state.now_ms = now_ms;
     state.current_client = client.id;
     let mark = out.len();
-    let drop_reply = !client.nested && (client.reply_off || std::mem::take(&mut client.skip_this_reply));
+    let skip_this = !client.nested && std::mem::take(&mut client.skip_this_reply);
     let result = {
         let mut ctx = Ctx { state, client, args, out, now_ms, spec };
         (spec.handler)(&mut ctx)
@@ -209,7 +212,7 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     if let Err(e) = result {
         out.error(&e.0);
     }
-    if drop_reply || (client.reply_off && !client.nested) {
+    if skip_this || (client.reply_off && !client.nested) {
         out.buf.truncate(mark);
     }
     if client.skip_next_reply && !client.nested {
