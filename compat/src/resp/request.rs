@@ -148,7 +148,12 @@ impl RequestDecoder {
     }
 
     fn decode_inline(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
-        let Some(nl) = memchr::memchr(b'\n', buf) else {
+        // As with `find_cr`, a NUL byte hides the newline from Redis's `strchr`.
+        let nl = match memchr::memchr2(b'\n', 0, buf) {
+            Some(i) if buf[i] == b'\n' => Some(i),
+            _ => None,
+        };
+        let Some(nl) = nl else {
             if buf.len() > MAX_INLINE_SIZE {
                 return Err(ProtocolError::new("too big inline request"));
             }
@@ -169,8 +174,14 @@ impl RequestDecoder {
     }
 }
 
+/// Finds the `\r` ending a count line. Redis looks for it with `strchr`, which stops at a NUL
+/// byte: a line with a NUL before its `\r` is never complete (the client eventually hits the
+/// size limit), and we wait the same way.
 fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
-    memchr::memchr(b'\r', &buf[from..]).map(|i| from + i)
+    match memchr::memchr2(b'\r', 0, &buf[from..]) {
+        Some(i) if buf[from + i] == b'\r' => Some(from + i),
+        _ => None,
+    }
 }
 
 /// Parses a signed decimal the way Redis's `string2ll` does (no spaces, no `+`, no leading zero).
@@ -262,6 +273,16 @@ mod tests {
         let mut big = b"*".to_vec();
         big.extend(vec![b'1'; MAX_INLINE_SIZE + 1]);
         assert_eq!(dec(&big).1.unwrap_err().0, "too big mbulk count string");
+    }
+
+    #[test]
+    fn nul_before_line_end_waits_like_redis() {
+        let (cmds, r) = dec(b"\x00\r\nPING\r\n");
+        r.unwrap();
+        assert!(cmds.is_empty());
+        let (cmds, r) = dec(b"*1\x00\r\n$4\r\nPING\r\n");
+        r.unwrap();
+        assert!(cmds.is_empty());
     }
 
     #[test]

@@ -8,8 +8,10 @@ pub mod error;
 pub mod hash;
 pub mod hll;
 pub mod keys;
+pub mod lcs;
 pub mod list;
 pub mod list_blocking;
+pub mod mpop;
 pub mod pubsub;
 pub mod reply;
 pub mod server;
@@ -136,6 +138,8 @@ fn families() -> &'static [&'static [CommandSpec]] {
         admin::COMMANDS,
         bitmap::COMMANDS,
         hll::COMMANDS,
+        mpop::COMMANDS,
+        lcs::COMMANDS,
     ]
 }
 
@@ -185,7 +189,7 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     };
     let Some(idx) = found else {
         tx::flag_error(client);
-        out.error(&unknown_command(args));
+        compat::resp::write::error(&mut out.buf, &unknown_command(args));
         return;
     };
     let spec = table.specs[idx];
@@ -361,21 +365,29 @@ fn admit(state: &State, client: &Client, spec: &CommandSpec, argc: usize) -> Cmd
     Ok(())
 }
 
-/// Redis 7's wording: the name and the first arguments, each cut so the total stays short.
-fn unknown_command(args: &[Bytes]) -> String {
-    let name = String::from_utf8_lossy(&args[0]);
-    let name: String = name.chars().take(128).collect();
-    let mut rest = String::new();
+/// Redis 7's wording: the name and the first arguments, each cut at a NUL byte and so the
+/// total stays short; bytes are echoed as they are.
+fn unknown_command(args: &[Bytes]) -> Vec<u8> {
+    fn c_str(b: &[u8]) -> &[u8] {
+        &b[..memchr::memchr(0, b).unwrap_or(b.len())]
+    }
+    let name = c_str(&args[0]);
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(&name[..name.len().min(128)]);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    let mut rest = 0usize;
     for a in &args[1..] {
-        if rest.len() >= 128 {
+        if rest >= 128 {
             break;
         }
-        let a = String::from_utf8_lossy(a);
-        let room = 128 - rest.len();
-        let cut: String = a.chars().take(room).collect();
-        rest.push_str(&format!("'{cut}' "));
+        let a = c_str(a);
+        let cut = &a[..a.len().min(128 - rest)];
+        msg.push(b'\'');
+        msg.extend_from_slice(cut);
+        msg.extend_from_slice(b"' ");
+        rest += cut.len() + 3;
     }
-    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+    msg
 }
 
 /// Whether CLIENT PAUSE holds this request back: every command in ALL mode, writes (and
