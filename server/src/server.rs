@@ -92,6 +92,8 @@ pub struct State {
     pub blocking: Blocking,
     /// Guards against serving blocked clients from inside a served command.
     pub serving_blocked: bool,
+    /// `maxmemory` eviction: the candidate pool and round-robin position.
+    pub evict: crate::evict::EvictState,
 }
 
 impl State {
@@ -111,6 +113,7 @@ impl State {
             self_pushes: BytesMut::new(),
             blocking: Blocking::default(),
             serving_blocked: false,
+            evict: Default::default(),
             config,
             dbs,
             stats,
