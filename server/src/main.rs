@@ -3,16 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tikv_jemallocator::Jemalloc;
-
+/// jemalloc, counting allocated bytes for INFO and `maxmemory` (see `evict::mem`).
 #[global_allocator]
-static GLOBAL: Jemalloc = Jemalloc;
+static GLOBAL: evict::mem::CountingJemalloc = evict::mem::CountingJemalloc;
 
 mod blocking;
 mod client;
 mod cmd;
 mod config;
 mod db;
+mod evict;
 mod longdouble;
 mod pubsub;
 mod net;
@@ -165,6 +165,7 @@ async fn cron(shared: Arc<Shared>) {
         if cmd::server::active_expire_enabled() {
             st.active_expire_cycle(period / 4);
         }
+        evict::cron(&mut st);
         cmd::server::cron_sample(&st);
     }
 }

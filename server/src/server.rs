@@ -100,6 +100,8 @@ pub struct State {
     pub pause_writes_only: bool,
     pub slowlog: Slowlog,
     pub latency: Latency,
+    /// `maxmemory` eviction: the candidate pool and round-robin position.
+    pub evict: crate::evict::EvictState,
 }
 
 impl State {
@@ -124,6 +126,7 @@ impl State {
             pause_writes_only: false,
             slowlog: Slowlog::default(),
             latency: Latency::default(),
+            evict: Default::default(),
             config,
             dbs,
             stats,

@@ -78,7 +78,8 @@ impl Ctx<'_> {
         if self.expire_at_if_needed(at) {
             return None;
         }
-        let lru = self.state.lru_clock();
+        let old = self.state.dbs[db].entry(at).lru;
+        let lru = crate::evict::touched_lru(self.state, old);
         self.state.dbs[db].entry_mut(at).lru = lru;
         Some(at)
     }
@@ -115,14 +116,14 @@ impl Ctx<'_> {
     /// Stores `value` at `key` (overwriting, clearing the TTL unless `keep_ttl`).
     pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         self.expire_if_needed(key);
-        let lru = self.state.lru_clock();
+        let lru = crate::evict::overwrite_lru(self.state, self.client.db, key);
         self.db().set(key, value, keep_ttl, lru);
         self.modified(key);
     }
 
     /// Inserts a new key known to be absent (after `lookup_write` returned None).
     pub fn add_key(&mut self, key: &[u8], value: Value) -> KeyPos {
-        let lru = self.state.lru_clock();
+        let lru = crate::evict::new_key_lru(self.state);
         self.db().insert_new(key, value, 0, lru)
     }
 

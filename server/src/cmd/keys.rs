@@ -644,7 +644,6 @@ const OBJECT_HELP: &[&str] = &[
 /// is active.
 const OBJ_SHARED_INTEGERS: i64 = 10000;
 const OBJ_SHARED_REFCOUNT: i64 = i32::MAX as i64;
-const LFU_INIT_VAL: i64 = 5;
 
 fn lfu_policy(state: &State) -> bool {
     state.config.maxmemory_policy.ends_with("-lfu")
@@ -706,7 +705,7 @@ fn object(ctx: &mut Ctx) -> CmdResult {
             if !lfu_policy(ctx.state) {
                 return Err(CmdError::fixed("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
             }
-            ctx.out.int(LFU_INIT_VAL);
+            ctx.out.int(crate::evict::lfu_freq(ctx.state, entry.lru));
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bitmap;
 pub mod connection;
 pub mod error;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -140,6 +141,7 @@ fn families() -> &'static [&'static [CommandSpec]] {
         hll::COMMANDS,
         mpop::COMMANDS,
         lcs::COMMANDS,
+        geo::COMMANDS,
     ]
 }
 
@@ -349,12 +351,16 @@ pub fn expire_blocked(state: &mut State, now_ms: i64) {
 }
 
 /// The checks Redis makes before running (or queuing) a command, in its order.
-fn admit(state: &State, client: &Client, spec: &CommandSpec, argc: usize) -> CmdResult {
+fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) -> CmdResult {
     if !spec.arity_ok(argc) {
         return Err(error::wrong_arity(spec.name));
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) && state.config.requirepass.is_some() {
         return Err(error::NOAUTH);
+    }
+    // maxmemory: evict before the command; refuse denyoom commands when nothing can go.
+    if state.config.maxmemory > 0 && !client.nested && crate::evict::oom_check(state, spec, client) {
+        return Err(CmdError::fixed(crate::evict::OOM_ERROR));
     }
     if client.subscriptions > 0 && !client.resp3 && !pubsub::allowed_while_subscribed(spec.name) {
         return Err(CmdError::msg(format!(

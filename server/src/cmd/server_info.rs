@@ -310,11 +310,10 @@ pub fn bytes_to_human(n: u64) -> String {
     }
 }
 
-/// Bytes allocated through jemalloc (Redis's `zmalloc_used_memory`).
+/// Bytes allocated through jemalloc (Redis's `zmalloc_used_memory`), from the counting
+/// allocator (the same figure `maxmemory` is checked against).
 pub fn used_memory() -> u64 {
-    use tikv_jemalloc_ctl::{epoch, stats};
-    let _ = epoch::advance();
-    stats::allocated::read().map(|n| n as u64).unwrap_or(0)
+    crate::evict::mem::used() as u64
 }
 
 /// Resident set size from /proc/self/statm.
