@@ -76,7 +76,7 @@ fn mixed(label: &str, candidate: Kind, gate: Gate) {
         candidate,
         gate,
         max_mismatches: env_num("DIFF_MAX_DIFFS", 20),
-        context: 20,
+        context: std::env::var("DIFF_CONTEXT").ok().and_then(|v| v.parse().ok()).unwrap_or(20),
     };
     eprintln!("{label}: DIFF_SEED={seed} families={:?}", opts.families.iter().map(|f| f.name()).collect::<Vec<_>>());
     let o = diff::run(&opts).unwrap_or_else(|e| panic!("{label}: {e:#}"));
@@ -108,7 +108,7 @@ fn per_family(label: &str, candidate: Kind, gate: Gate) {
             candidate,
             gate,
             max_mismatches: env_num("DIFF_MAX_DIFFS", 20),
-            context: 20,
+            context: std::env::var("DIFF_CONTEXT").ok().and_then(|v| v.parse().ok()).unwrap_or(20),
         };
         let o = diff::run(&opts).unwrap_or_else(|e| panic!("{}: {e:#}", opts.label));
         let differing: Vec<String> = o.by_command().into_iter().map(|(k, (c, _))| format!("{k}x{c}")).collect();

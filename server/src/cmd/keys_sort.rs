@@ -176,6 +176,15 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         Some(Value::ZSet(_)) => Kind::ZSet,
         Some(_) => return Err(error::WRONGTYPE),
     };
+    // Redis converts a sorted set it sorts to its skiplist encoding, for good (OBJECT ENCODING
+    // shows it afterwards).
+    if let (Some(at), Kind::ZSet) = (found, kind) {
+        if let Value::ZSet(z) = &mut ctx.db().entry_mut(at).value {
+            if !z.is_big() {
+                z.convert_to_big();
+            }
+        }
+    }
     // A set has no natural order: sort it when the result is stored.
     if a.dontsort && kind == Kind::Set && a.store.is_some() {
         a.dontsort = false;

@@ -551,6 +551,9 @@ impl Config {
     /// `enable-protected-configs local`).
     pub fn set_many(&mut self, pairs: &[(&[u8], &[u8])], local: bool) -> Result<SetOutcome, String> {
         let mut chosen: Vec<usize> = Vec::new();
+        // Redis 7.0 registers each alias as its own config: a name and its alias in one call
+        // are not duplicates of each other (both are applied, in order).
+        let mut seen: Vec<String> = Vec::new();
         let mut err: Option<(String, String)> = None;
         for (name, _) in pairs {
             let name_s = String::from_utf8_lossy(name).into_owned();
@@ -565,13 +568,15 @@ impl Config {
                 continue;
             }
             let d = &DIRECTIVES[idx];
+            let lowered = name_s.to_ascii_lowercase();
             if d.has(table::IMMUTABLE) {
                 err = Some((name_s, "can't set immutable config".into()));
             } else if d.has(table::PROTECTED) && !protected_allowed(&self.enable_protected_configs, local) {
                 err = Some((name_s, "can't set protected config".into()));
-            } else if chosen.contains(&idx) {
+            } else if seen.contains(&lowered) {
                 err = Some((name_s, "duplicate parameter".into()));
             }
+            seen.push(lowered);
             chosen.push(idx);
         }
         if let Some((name, why)) = err {

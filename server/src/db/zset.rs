@@ -474,7 +474,7 @@ impl ZSetValue {
 
     // --- Updates.
 
-    fn convert_to_big(&mut self) {
+    pub fn convert_to_big(&mut self) {
         if let Repr::Small(v) = &mut self.repr {
             let v = std::mem::take(v);
             let mut map = Map::with_capacity_and_hasher(v.len() + 1, Default::default());
