@@ -30,7 +30,6 @@ pub struct Shared {
     /// Notified once when the server must stop (SHUTDOWN, signals).
     pub shutdown: Notify,
     pub next_client_id: AtomicU64,
-    pub started: Instant,
 }
 
 impl Shared {
@@ -39,7 +38,6 @@ impl Shared {
             state: Mutex::new(State::new(config)),
             shutdown: Notify::new(),
             next_client_id: AtomicU64::new(1),
-            started: Instant::now(),
         }
     }
 }

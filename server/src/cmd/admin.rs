@@ -22,7 +22,7 @@ fn monitor(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn sub_arity(ctx: &Ctx, cmd: &str, sub: &str, ok: bool) -> CmdResult {
+fn sub_arity(_ctx: &Ctx, cmd: &str, sub: &str, ok: bool) -> CmdResult {
     if ok {
         Ok(())
     } else {

@@ -31,19 +31,9 @@ impl Ctx<'_> {
         &self.state.dbs[self.client.db]
     }
 
-    #[inline]
-    pub fn arg(&self, i: usize) -> &[u8] {
-        &self.args[i]
-    }
-
     /// Argument `i` as an integer, or Redis's "not an integer" error.
     pub fn arg_i64(&self, i: usize) -> Result<i64, CmdError> {
         crate::util::parse_i64(&self.args[i]).ok_or(error::NOT_INTEGER)
-    }
-
-    /// Argument `i` as a float, or Redis's "not a valid float" error.
-    pub fn arg_f64(&self, i: usize) -> Result<f64, CmdError> {
-        crate::util::parse_f64(&self.args[i]).ok_or(error::NOT_FLOAT)
     }
 
     /// Case-insensitive comparison of argument `i` with an ASCII word.

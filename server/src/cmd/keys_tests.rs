@@ -131,7 +131,7 @@ fn copy_is_deep() {
     assert_eq!(t.run("COPY z z2 DB 1"), ":1");
     assert_eq!(t.run("COPY s s2"), ":1");
     assert_eq!(t.run("OBJECT ENCODING s2"), "$6 intset");
-    if let Some(Value::Hash(h)) = t.state.dbs[0].get_mut(b"h").map(|e| &mut e.value) {
+    if let Some(Value::Hash(h)) = t.state.dbs[0].locate(b"h").map(|at| &mut t.state.dbs[0].entry_mut(at).value) {
         h.map.insert(Sds::new(b"g"), Sds::new(b"w"));
     }
     match &t.state.dbs[0].get(b"h2").unwrap().value {

@@ -58,23 +58,6 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 12;
     /// Blocks the client (BLPOP and friends).
     pub const BLOCKING: u32 = 1 << 13;
-
-    pub const NAMES: &[(u32, &str)] = &[
-        (WRITE, "write"),
-        (READONLY, "readonly"),
-        (DENYOOM, "denyoom"),
-        (ADMIN, "admin"),
-        (PUBSUB, "pubsub"),
-        (NOSCRIPT, "noscript"),
-        (RANDOM, "random"),
-        (SORT_FOR_SCRIPT, "sort_for_script"),
-        (LOADING, "loading"),
-        (STALE, "stale"),
-        (SKIP_MONITOR, "skip_monitor"),
-        (FAST, "fast"),
-        (NO_AUTH, "no_auth"),
-        (BLOCKING, "blocking"),
-    ];
 }
 
 /// One command: its name (lower case), arity (negative = at least), flags, key positions and
@@ -171,10 +154,6 @@ impl CommandTable {
 
     pub fn len(&self) -> usize {
         self.specs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.specs.is_empty()
     }
 }
 

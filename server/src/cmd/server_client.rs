@@ -308,76 +308,6 @@ fn kill(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::cmd::server::test_util::*;
-
-    #[test]
-    fn names_and_ids() {
-        let mut st = state();
-        let mut c = client(&mut st, 7);
-        assert_eq!(run(&mut st, &mut c, &["client", "id"]), ":7\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "getname"]), "$-1\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "setname", "a b"]), "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "setname"]), "-ERR wrong number of arguments for 'client|setname' command\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "setname", "app1"]), "+OK\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "getname"]), "$4\r\napp1\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "setname", ""]), "+OK\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "getname"]), "$-1\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "foo"]), "-ERR unknown subcommand 'foo'. Try CLIENT HELP.\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client"]), "-ERR wrong number of arguments for 'client' command\r\n");
-    }
-
-    #[test]
-    fn list_and_info_lines() {
-        let mut st = state();
-        let mut c = client(&mut st, 3);
-        let _other = client(&mut st, 4);
-        run(&mut st, &mut c, &["client", "setname", "me"]);
-        run(&mut st, &mut c, &["select", "2"]);
-        let r = run(&mut st, &mut c, &["client", "list"]);
-        let body = r.split_once("\r\n").unwrap().1;
-        let lines: Vec<&str> = body.trim_end_matches("\r\n").lines().collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(
-            lines[0],
-            "id=3 addr=127.0.0.1:40003 laddr=127.0.0.1:6379 fd=-1 name=me age=0 idle=0 flags=N db=2 sub=0 psub=0 multi=-1 qbuf=0 qbuf-free=0 obl=0 oll=0 omem=0 events=r cmd=client resp=2"
-        );
-        assert!(lines[1].starts_with("id=4 addr=127.0.0.1:40004 "));
-        assert!(lines[1].ends_with(" cmd=NULL resp=2"));
-        let r = run(&mut st, &mut c, &["client", "info"]);
-        assert!(r.contains("\r\nid=3 addr=127.0.0.1:40003 "), "{r}");
-        assert!(r.ends_with("resp=2\n\r\n"));
-        let r = run(&mut st, &mut c, &["client", "list", "id", "4"]);
-        assert!(r.contains("id=4 ") && !r.contains("id=3 "));
-        assert_eq!(run(&mut st, &mut c, &["client", "list", "type", "foo"]), "-ERR Unknown client type 'foo'\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "list", "id", "x"]), "-ERR Invalid client ID\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "list", "type", "master"]), "$0\r\n\r\n");
-    }
-
-    #[test]
-    fn kill_filters() {
-        let mut st = state();
-        let mut c = client(&mut st, 1);
-        let _b = client(&mut st, 2);
-        let _d = client(&mut st, 3);
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "1.2.3.4:5"]), "-ERR No such client\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "abc"]), "-ERR client-id should be greater than 0\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "0"]), "-ERR client-id should be greater than 0\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "type", "foo"]), "-ERR Unknown client type 'foo'\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "foo", "bar"]), "-ERR syntax error\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "99"]), ":0\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "addr", "127.0.0.1:40002"]), ":1\r\n");
-        assert!(st.clients[&2].killed);
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "127.0.0.1:40003"]), "+OK\r\n");
-        assert!(st.clients[&3].killed);
-        // SKIPME yes by default: the caller survives a TYPE NORMAL kill.
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "type", "normal"]), ":2\r\n");
-        assert!(!c.close_after_reply);
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "1", "skipme", "no"]), ":1\r\n");
-        assert!(c.close_after_reply);
-    }
-}
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking command as if it timed out, or with an
 /// error. Replies 1 when the client was blocked.
@@ -447,4 +377,75 @@ fn reply(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(error::SYNTAX),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::server::test_util::*;
+
+    #[test]
+    fn names_and_ids() {
+        let mut st = state();
+        let mut c = client(&mut st, 7);
+        assert_eq!(run(&mut st, &mut c, &["client", "id"]), ":7\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "getname"]), "$-1\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "setname", "a b"]), "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "setname"]), "-ERR wrong number of arguments for 'client|setname' command\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "setname", "app1"]), "+OK\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "getname"]), "$4\r\napp1\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "setname", ""]), "+OK\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "getname"]), "$-1\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "foo"]), "-ERR unknown subcommand 'foo'. Try CLIENT HELP.\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client"]), "-ERR wrong number of arguments for 'client' command\r\n");
+    }
+
+    #[test]
+    fn list_and_info_lines() {
+        let mut st = state();
+        let mut c = client(&mut st, 3);
+        let _other = client(&mut st, 4);
+        run(&mut st, &mut c, &["client", "setname", "me"]);
+        run(&mut st, &mut c, &["select", "2"]);
+        let r = run(&mut st, &mut c, &["client", "list"]);
+        let body = r.split_once("\r\n").unwrap().1;
+        let lines: Vec<&str> = body.trim_end_matches("\r\n").lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0],
+            "id=3 addr=127.0.0.1:40003 laddr=127.0.0.1:6379 fd=-1 name=me age=0 idle=0 flags=N db=2 sub=0 psub=0 multi=-1 qbuf=0 qbuf-free=0 obl=0 oll=0 omem=0 events=r cmd=client resp=2"
+        );
+        assert!(lines[1].starts_with("id=4 addr=127.0.0.1:40004 "));
+        assert!(lines[1].ends_with(" cmd=NULL resp=2"));
+        let r = run(&mut st, &mut c, &["client", "info"]);
+        assert!(r.contains("\r\nid=3 addr=127.0.0.1:40003 "), "{r}");
+        assert!(r.ends_with("resp=2\n\r\n"));
+        let r = run(&mut st, &mut c, &["client", "list", "id", "4"]);
+        assert!(r.contains("id=4 ") && !r.contains("id=3 "));
+        assert_eq!(run(&mut st, &mut c, &["client", "list", "type", "foo"]), "-ERR Unknown client type 'foo'\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "list", "id", "x"]), "-ERR Invalid client ID\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "list", "type", "master"]), "$0\r\n\r\n");
+    }
+
+    #[test]
+    fn kill_filters() {
+        let mut st = state();
+        let mut c = client(&mut st, 1);
+        let _b = client(&mut st, 2);
+        let _d = client(&mut st, 3);
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "1.2.3.4:5"]), "-ERR No such client\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "abc"]), "-ERR client-id should be greater than 0\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "0"]), "-ERR client-id should be greater than 0\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "type", "foo"]), "-ERR Unknown client type 'foo'\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "foo", "bar"]), "-ERR syntax error\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "99"]), ":0\r\n");
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "addr", "127.0.0.1:40002"]), ":1\r\n");
+        assert!(st.clients[&2].killed);
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "127.0.0.1:40003"]), "+OK\r\n");
+        assert!(st.clients[&3].killed);
+        // SKIPME yes by default: the caller survives a TYPE NORMAL kill.
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "type", "normal"]), ":2\r\n");
+        assert!(!c.close_after_reply);
+        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "1", "skipme", "no"]), ":1\r\n");
+        assert!(c.close_after_reply);
+    }
 }

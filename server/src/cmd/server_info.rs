@@ -205,8 +205,8 @@ fn stats(state: &State) -> String {
         "evicted_keys" => st.evicted_keys,
         "keyspace_hits" => st.keyspace_hits,
         "keyspace_misses" => st.keyspace_misses,
-        "pubsub_channels" => 0,
-        "pubsub_patterns" => 0,
+        "pubsub_channels" => state.pubsub.channel_count(),
+        "pubsub_patterns" => state.pubsub.numpat(),
         "latest_fork_usec" => 0,
         "migrate_cached_sockets" => 0,
     );

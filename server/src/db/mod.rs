@@ -12,7 +12,7 @@ use compat::slot::{slot_of, MAX_SLOT_NUM};
 use rand::Rng;
 
 pub use slot_table::{Entry, SlotTable};
-pub use value::{Value, ValueType};
+pub use value::Value;
 
 use crate::sds::Sds;
 
@@ -87,10 +87,6 @@ impl Db {
     /// The entry of `key`, without expiry checks.
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         self.locate(key).map(|at| self.entry(at))
-    }
-
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.locate(key).map(|at| self.entry_mut(at))
     }
 
     /// Inserts a key that is known to be absent.
@@ -170,15 +166,6 @@ impl Db {
         n
     }
 
-    /// Removes every key of `slot`; returns how many there were.
-    pub fn clear_slot(&mut self, slot: usize) -> usize {
-        let entries = self.slots[slot].clear();
-        let n = entries.len();
-        self.keys -= n;
-        self.volatile -= entries.iter().filter(|e| e.expire_ms != 0).count();
-        n
-    }
-
     /// A random key (expired ones included; the caller retries on them as Redis does).
     pub fn random_key(&self, rng: &mut impl Rng) -> Option<KeyPos> {
         if self.keys == 0 {
@@ -221,11 +208,6 @@ impl Db {
     /// Iterates all entries of all slots.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.slots.iter().flat_map(|t| t.entries().iter())
-    }
-
-    /// Bytes used by the table structures of this database.
-    pub fn overhead(&self) -> usize {
-        self.slots.iter().map(|t| t.overhead()).sum()
     }
 }
 

@@ -129,11 +129,6 @@ impl SlotTable {
             self.entries.shrink_to(self.entries.len() * 2);
         }
     }
-
-    /// Approximate bytes of the table's own structures (not the values' heap).
-    pub fn overhead(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>() + self.index.capacity() * 5
-    }
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             }
         };
         let n = tokio::select! {
-            r = read => match r { Ok(n) => n, Err(_) => 0 },
+            r = read => r.unwrap_or_default(),
             _ = kill.notified() => {
                 // Woken by another client: to be closed, or to deliver what it left us.
                 let pending = {
