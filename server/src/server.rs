@@ -92,6 +92,8 @@ pub struct State {
     pub blocking: Blocking,
     /// Guards against serving blocked clients from inside a served command.
     pub serving_blocked: bool,
+    /// RDB / AOF state (background child, AOF file, save outcomes).
+    pub persist: crate::persist::Persist,
 }
 
 impl State {
@@ -111,6 +113,7 @@ impl State {
             self_pushes: BytesMut::new(),
             blocking: Blocking::default(),
             serving_blocked: false,
+            persist: crate::persist::Persist::default(),
             config,
             dbs,
             stats,
@@ -135,6 +138,7 @@ impl State {
     pub fn expire_key(&mut self, db: usize, at: KeyPos) {
         let entry = self.dbs[db].remove_at(at);
         self.stats.expired_keys += 1;
+        crate::persist::aof::propagate_expired(self, db, &entry.key);
         self.notify_keyspace_event('x', "expired", &entry.key, db);
         self.signal_modified(db, &entry.key);
     }

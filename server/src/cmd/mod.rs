@@ -2,11 +2,13 @@
 //! arity and authentication, runs the handler and keeps per-command statistics.
 
 pub mod connection;
+pub mod dump;
 pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod list_blocking;
+pub mod persist;
 pub mod pubsub;
 pub mod reply;
 pub mod server;
@@ -115,7 +117,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
         connection::COMMANDS,
         string::COMMANDS,
@@ -130,7 +132,8 @@ fn families() -> [&'static [CommandSpec]; 14] {
         pubsub::COMMANDS,
         list_blocking::COMMANDS,
         zset_blocking::COMMANDS,
-        &[],
+        dump::COMMANDS,
+        persist::COMMANDS,
     ]
 }
 
@@ -199,12 +202,19 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     state.now_ms = now_ms;
     state.current_client = client.id;
     let mark = out.len();
+    let changes_before = crate::persist::change_counter(state);
     let result = {
         let mut ctx = Ctx { state, client, args, out, now_ms, spec };
         (spec.handler)(&mut ctx)
     };
     if let Err(e) = result {
         out.error(&e.0);
+    }
+    if spec.has(flags::WRITE) && crate::persist::change_counter(state) != changes_before {
+        // The append-only file gets every write that changed the dataset.
+        crate::persist::aof::propagate(state, client.db, spec.name, args, &out.buf[mark..]);
+    } else if state.persist.propagate_instead.is_some() {
+        state.persist.propagate_instead = None;
     }
     if !state.self_pushes.is_empty() && !client.nested {
         // Pushes this command produced for its own client go before its reply, as in Redis.
@@ -292,6 +302,11 @@ fn admit(state: &State, client: &Client, spec: &CommandSpec, argc: usize) -> Cmd
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) && state.config.requirepass.is_some() {
         return Err(error::NOAUTH);
+    }
+    if spec.has(flags::WRITE) || spec.name == "ping" {
+        if let Some(e) = crate::persist::write_denied(state) {
+            return Err(CmdError::msg(e));
+        }
     }
     if client.subscriptions > 0 && !client.resp3 && !pubsub::allowed_while_subscribed(spec.name) {
         return Err(CmdError::msg(format!(
