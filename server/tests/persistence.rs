@@ -133,10 +133,6 @@ impl Server {
         Conn::connect(self.port).unwrap()
     }
 
-    fn pid(&self) -> i32 {
-        self.child.as_ref().unwrap().id() as i32
-    }
-
     /// kill -9 and wait.
     fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -528,8 +524,52 @@ fn bgsave_keeps_answering_while_saving() {
     assert!(c.info_field("rdb_changes_since_last_save").parse::<u64>().unwrap() > 0);
 }
 
+#[test]
+fn save_points_debug_reload_and_flushall() {
+    let dir = temp_dir("savepoints");
+    let mut s = Server::ours(&dir, &["--save", "1 1"]);
+    let mut c = s.conn();
+    populate(&mut c);
+    let expected = snapshot(&mut c);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.info_field("rdb_changes_since_last_save") != "0" {
+        assert!(Instant::now() < deadline, "no automatic save; log:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(s.log().contains("changes in 1 seconds. Saving..."), "{}", s.log());
+    assert!(dir.join("dump.rdb").exists());
+    assert_eq!(c.cmd(&["DEBUG", "RELOAD"]), Frame::Simple("OK".into()));
+    assert_eq!(snapshot(&mut c), expected);
+    // FLUSHALL with save points saves the empty dataset at once.
+    c.ok(&["FLUSHALL"]);
+    s.kill9();
+    s.spawn();
+    assert_eq!(s.conn().int(&["DBSIZE"]), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // AOF.
+
+#[test]
+fn config_set_appendonly_creates_the_aof() {
+    let dir = temp_dir("aof-config-set");
+    let mut s = Server::ours(&dir, &[]);
+    let mut c = s.conn();
+    populate(&mut c);
+    c.ok(&["CONFIG", "SET", "appendonly", "yes"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(c.info_field("aof_enabled") == "1" && c.info_field("aof_rewrite_in_progress") == "0" && dir.join("appendonly.aof").exists()) {
+        assert!(Instant::now() < deadline, "AOF not created; log:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    c.ok(&["SET", "after", "1"]);
+    let expected = snapshot(&mut c);
+    s.kill9();
+    s.args.extend(["--appendonly".to_string(), "yes".to_string()]);
+    s.spawn();
+    assert_eq!(snapshot(&mut s.conn()), expected);
+}
 
 #[test]
 fn aof_survives_kill_9() {

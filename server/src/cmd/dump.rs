@@ -354,11 +354,9 @@ mod tests {
     fn restore_errors_and_options() {
         let mut st = state();
         let mut c = client(&mut st, 1);
-        let p = String::from_utf8(hex(LEGACY[0].1)).unwrap_or_default();
-        let _ = p;
         let payload = hex(LEGACY[0].1);
         let args = |rest: &[&[u8]]| -> Vec<Bytes> { rest.iter().map(|a| Bytes::copy_from_slice(a)).collect() };
-        let mut exec = |st: &mut crate::server::State, c: &mut crate::client::Client, a: Vec<Bytes>| {
+        let exec = |st: &mut crate::server::State, c: &mut crate::client::Client, a: Vec<Bytes>| {
             let mut out = crate::cmd::Reply::new(false);
             crate::cmd::execute(st, c, &a, &mut out);
             String::from_utf8_lossy(&out.buf).into_owned()

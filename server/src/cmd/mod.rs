@@ -203,10 +203,18 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     state.current_client = client.id;
     let mark = out.len();
     let changes_before = crate::persist::change_counter(state);
+    // The writes of a transaction reach the AOF inside MULTI ... EXEC.
+    let top_exec = spec.name == "exec" && !client.nested && state.persist.aof.is_some();
+    if top_exec {
+        crate::persist::aof::exec_begin(state);
+    }
     let result = {
         let mut ctx = Ctx { state, client, args, out, now_ms, spec };
         (spec.handler)(&mut ctx)
     };
+    if top_exec {
+        crate::persist::aof::exec_end(state);
+    }
     if let Err(e) = result {
         out.error(&e.0);
     }

@@ -169,13 +169,21 @@ mod tests {
         run(&mut st, &mut c, &["incr", "n"]);
         run(&mut st, &mut c, &["incr", "n"]);
         run(&mut st, &mut c, &["get", "n"]);
+        run(&mut st, &mut c, &["multi"]);
+        run(&mut st, &mut c, &["get", "n"]);
+        run(&mut st, &mut c, &["incr", "n"]);
+        run(&mut st, &mut c, &["set", "tx", "1"]);
+        assert_eq!(run(&mut st, &mut c, &["exec"]), "*3\r\n$1\r\n2\r\n:3\r\n+OK\r\n");
+        run(&mut st, &mut c, &["multi"]);
+        run(&mut st, &mut c, &["get", "n"]);
+        run(&mut st, &mut c, &["exec"]);
         let text = String::from_utf8_lossy(&std::fs::read(dir.join("appendonly.aof")).unwrap()).into_owned();
         assert!(text.contains("$9\r\nPEXPIREAT\r\n$1\r\nk\r\n"), "{text}");
         assert!(!text.contains("setex") && !text.contains("expire\r\n"), "{text}");
         assert!(text.contains("SREM"), "{text}");
         assert_eq!(text.matches("SELECT").count(), 2);
-        let pttl_before: i64 = run(&mut st, &mut c, &["pexpiretime", "k2"]).trim()[1..].parse().unwrap_or(0);
-        let _ = pttl_before;
+        assert_eq!(text.matches("MULTI").count(), 1, "{text}");
+        assert!(text.ends_with("*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nincr\r\n$1\r\nn\r\n*3\r\n$3\r\nSET\r\n$2\r\ntx\r\n$1\r\n1\r\n*1\r\n$4\r\nEXEC\r\n"), "{text}");
 
         let mut st2 = state();
         st2.config.dir = dir.clone();
@@ -191,7 +199,7 @@ mod tests {
         assert_eq!(run(&mut st, &mut c, &["smembers", "s"]).len(), run(&mut st2, &mut c2, &["smembers", "s"]).len());
         assert!(!run(&mut st2, &mut c2, &["smembers", "s"]).contains(&popped[4..5]));
         run(&mut st2, &mut c2, &["select", "2"]);
-        assert_eq!(run(&mut st2, &mut c2, &["get", "n"]), "$1\r\n2\r\n");
+        assert_eq!(run(&mut st2, &mut c2, &["mget", "n", "tx"]), "*2\r\n$1\r\n3\r\n$1\r\n1\r\n");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -231,6 +231,21 @@ pub fn propagate(state: &mut State, db: usize, name: &str, args: &[Bytes], reply
     append(state, db, &cmds);
 }
 
+/// EXEC starts: its writes will be wrapped in `MULTI` / `EXEC`.
+pub fn exec_begin(state: &mut State) {
+    state.persist.exec_state = Some(false);
+}
+
+/// EXEC finished: closes the transaction in the AOF if it wrote anything.
+pub fn exec_end(state: &mut State) {
+    let wrote = state.persist.exec_state.take() == Some(true);
+    if wrote {
+        if let Some(db) = state.persist.aof.as_ref().and_then(|a| a.selected_db) {
+            append(state, db, &[vec![b("EXEC")]]);
+        }
+    }
+}
+
 /// A key was removed by expiry: the AOF gets a `DEL`.
 pub fn propagate_expired(state: &mut State, db: usize, key: &[u8]) {
     if state.persist.aof.is_none() || state.persist.loading {
@@ -249,6 +264,11 @@ fn append(state: &mut State, db: usize, cmds: &[Vec<Bytes>]) {
     if aof.selected_db != Some(db) {
         encode_cmd(&mut aof.scratch, &[b"SELECT" as &[u8], itoa::Buffer::new().format(db).as_bytes()]);
         aof.selected_db = Some(db);
+    }
+    if state.persist.exec_state == Some(false) {
+        // The first write of a transaction: the AOF gets it wrapped in MULTI ... EXEC.
+        encode_cmd(&mut aof.scratch, &[b"MULTI" as &[u8]]);
+        state.persist.exec_state = Some(true);
     }
     for c in cmds {
         encode_cmd(&mut aof.scratch, c);
@@ -463,12 +483,9 @@ pub fn write_dataset<W: Write>(mut w: W, dbs: &[Db], meta: &rdb::SaveMeta, pream
     Ok(w)
 }
 
+/// `%.17g`, with `inf` / `-inf` as ZADD reads them.
 fn fmt_score(s: f64) -> String {
-    if s.is_infinite() {
-        if s > 0.0 { "inf".into() } else { "-inf".into() }
-    } else {
-        crate::util::fmt_g17(s)
-    }
+    crate::util::fmt_g17(s)
 }
 
 fn batched(buf: &mut Vec<u8>, cmd: &[u8], key: &[u8], items: &[&[u8]]) {

@@ -60,6 +60,8 @@ pub struct Persist {
     /// Total of what saves took off `dirty`: `dirty + dirty_cleared` only grows, so the
     /// dispatcher can tell whether a command changed the dataset even if it saved (FLUSHALL).
     pub dirty_cleared: u64,
+    /// While EXEC runs: `Some(false)`, then `Some(true)` once `MULTI` went to the AOF.
+    pub exec_state: Option<bool>,
 }
 
 impl Default for Persist {
@@ -81,6 +83,7 @@ impl Default for Persist {
             aof_last_write_error: None,
             propagate_instead: None,
             dirty_cleared: 0,
+            exec_state: None,
         }
     }
 }
@@ -132,6 +135,9 @@ fn fork_child(work: impl FnOnce() -> bool) -> std::io::Result<i32> {
         return Err(std::io::Error::last_os_error());
     }
     if pid == 0 {
+        // Like Redis, the child lets go of the listening and client sockets (and the AOF), so
+        // a restarted server can bind its port while a save finishes.
+        close_inherited_fds();
         // Never unwind into the parent's code paths. (The panic hook is left alone: replacing
         // it takes a lock another thread may have held at fork time.)
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
@@ -139,6 +145,17 @@ fn fork_child(work: impl FnOnce() -> bool) -> std::io::Result<i32> {
     }
     Ok(pid)
 }
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn close_inherited_fds() {
+    // SAFETY: close_range(2) on descriptors this (single-threaded) child does not use.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn close_inherited_fds() {}
 
 /// Kills the running child (if any), waits for it and removes its temporary file.
 pub fn kill_child(state: &mut State) {
