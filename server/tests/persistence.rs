@@ -21,11 +21,28 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+/// A temporary directory removed when dropped (declare it before the servers using it).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("rcodis-persist-it-{tag}-{}-{}", std::process::id(), free_port()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 fn redis_server_binary() -> Option<PathBuf> {
@@ -627,7 +644,7 @@ fn truncated_aof_tail_is_repaired() {
     std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
     let out = Command::new(OURS)
         .args(["--port", &free_port().to_string(), "--bind", "127.0.0.1", "--dir"])
-        .arg(&dir)
+        .arg(&*dir)
         .args(["--appendonly", "yes", "--aof-load-truncated", "no", "--save", ""])
         .stdin(Stdio::null())
         .output()
