@@ -17,6 +17,7 @@ mod longdouble;
 mod pubsub;
 mod net;
 mod observe;
+mod persist;
 mod sds;
 mod server;
 mod util;
@@ -75,6 +76,11 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     let code = rt.block_on(async move {
         let shared = Arc::new(Shared::new(config));
+        // The dataset is loaded before the server listens, as Redis does.
+        if let Err(e) = persist::load_at_startup(&mut shared.state.lock()) {
+            tracing::warn!("{e}");
+            return 1;
+        }
         let listeners = match net::listener::bind_all(&shared).await {
             Ok(l) => l,
             Err(e) => {
@@ -92,17 +98,24 @@ fn main() {
         }
         tokio::spawn(cron(shared.clone()));
         tracing::info!("The server is now ready to accept connections on port {port}");
-        tokio::select! {
-            _ = shared.shutdown.notified() => {}
-            _ = cmd::server::SHUTDOWN_REQUESTED.notified() => {}
-            _ = signal(tokio::signal::unix::SignalKind::interrupt()) => {
-                tracing::warn!("Received SIGINT scheduling shutdown...");
-                tracing::warn!("User requested shutdown...");
+        let mut sigint = signal_stream(tokio::signal::unix::SignalKind::interrupt());
+        let mut sigterm = signal_stream(tokio::signal::unix::SignalKind::terminate());
+        loop {
+            let name = tokio::select! {
+                // SHUTDOWN already did its persistence work before replying.
+                _ = shared.shutdown.notified() => break,
+                _ = cmd::server::SHUTDOWN_REQUESTED.notified() => break,
+                _ = next_signal(&mut sigint) => "SIGINT",
+                _ = next_signal(&mut sigterm) => "SIGTERM",
+            };
+            tracing::warn!("Received {name} scheduling shutdown...");
+            tracing::warn!("User requested shutdown...");
+            // Save when save points are configured, fsync the AOF; keep running if the save
+            // fails, as Redis does.
+            if persist::prepare_shutdown(&mut shared.state.lock(), None) {
+                break;
             }
-            _ = signal(tokio::signal::unix::SignalKind::terminate()) => {
-                tracing::warn!("Received SIGTERM scheduling shutdown...");
-                tracing::warn!("User requested shutdown...");
-            }
+            tracing::warn!("{name} received but errors trying to shut down the server, check the logs for more information");
         }
         0
     });
@@ -118,12 +131,16 @@ fn main() {
     std::process::exit(code);
 }
 
-async fn signal(kind: tokio::signal::unix::SignalKind) {
-    match tokio::signal::unix::signal(kind) {
-        Ok(mut s) => {
+fn signal_stream(kind: tokio::signal::unix::SignalKind) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind).ok()
+}
+
+async fn next_signal(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
             s.recv().await;
         }
-        Err(_) => std::future::pending::<()>().await,
+        None => std::future::pending::<()>().await,
     }
 }
 
@@ -167,5 +184,6 @@ async fn cron(shared: Arc<Shared>) {
         }
         evict::cron(&mut st);
         cmd::server::cron_sample(&st);
+        persist::cron(&mut st);
     }
 }

@@ -100,6 +100,8 @@ pub struct State {
     pub latency: Latency,
     /// `maxmemory` eviction: the candidate pool and round-robin position.
     pub evict: crate::evict::EvictState,
+    /// RDB / AOF state (background child, AOF file, save outcomes).
+    pub persist: crate::persist::Persist,
 }
 
 impl State {
@@ -125,6 +127,7 @@ impl State {
             slowlog: Slowlog::default(),
             latency: Latency::default(),
             evict: Default::default(),
+            persist: crate::persist::Persist::default(),
             config,
             dbs,
             stats,
@@ -149,6 +152,7 @@ impl State {
     pub fn expire_key(&mut self, db: usize, at: KeyPos) {
         let entry = self.dbs[db].remove_at(at);
         self.stats.expired_keys += 1;
+        crate::persist::aof::propagate_expired(self, db, &entry.key);
         self.notify_keyspace_event('x', "expired", &entry.key, db);
         self.signal_modified(db, &entry.key);
     }

@@ -595,6 +595,8 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
         n += empty_db(ctx.state, db);
     }
     ctx.state.dirty += n as u64;
+    // With save points, the emptied dataset is saved at once (Redis's flushAllDataAndResetRDB).
+    crate::persist::after_flushall(ctx.state);
     ctx.out.ok();
     Ok(())
 }

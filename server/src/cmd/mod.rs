@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod bitmap;
 pub mod connection;
+pub mod dump;
 pub mod error;
 pub mod geo;
 pub mod hash;
@@ -13,6 +14,7 @@ pub mod lcs;
 pub mod list;
 pub mod list_blocking;
 pub mod mpop;
+pub mod persist;
 pub mod pubsub;
 pub mod reply;
 pub mod server;
@@ -125,6 +127,8 @@ fn families() -> &'static [&'static [CommandSpec]] {
         mpop::COMMANDS,
         lcs::COMMANDS,
         geo::COMMANDS,
+        dump::COMMANDS,
+        persist::COMMANDS,
     ]
 }
 
@@ -190,10 +194,19 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     state.current_client = client.id;
     let mark = out.len();
     let skip_this = !client.nested && std::mem::take(&mut client.skip_this_reply);
+    let changes_before = crate::persist::change_counter(state);
+    // The writes of a transaction reach the AOF inside MULTI ... EXEC.
+    let top_exec = spec.name == "exec" && !client.nested && state.persist.aof.is_some();
+    if top_exec {
+        crate::persist::aof::exec_begin(state);
+    }
     let result = {
         let mut ctx = Ctx { state, client, args, out, now_ms, spec };
         (spec.handler)(&mut ctx)
     };
+    if top_exec {
+        crate::persist::aof::exec_end(state);
+    }
     if let Err(e) = result {
         out.error(&e.0);
     }
@@ -204,6 +217,12 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
         out.buf.truncate(mark);
         client.skip_next_reply = false;
         client.skip_this_reply = true;
+    }
+    if spec.has(flags::WRITE) && crate::persist::change_counter(state) != changes_before {
+        // The append-only file gets every write that changed the dataset.
+        crate::persist::aof::propagate(state, client.db, spec.name, args, &out.buf[mark..]);
+    } else if state.persist.propagate_instead.is_some() {
+        state.persist.propagate_instead = None;
     }
     if !state.self_pushes.is_empty() && !client.nested {
         // Pushes this command produced for its own client go before its reply, as in Redis.
@@ -340,6 +359,11 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) ->
     // maxmemory: evict before the command; refuse denyoom commands when nothing can go.
     if state.config.maxmemory > 0 && !client.nested && crate::evict::oom_check(state, spec, client) {
         return Err(CmdError::fixed(crate::evict::OOM_ERROR));
+    }
+    if spec.has(flags::WRITE) || spec.name == "ping" {
+        if let Some(e) = crate::persist::write_denied(state) {
+            return Err(CmdError::msg(e));
+        }
     }
     if client.subscriptions > 0 && !client.resp3 && !pubsub::allowed_while_subscribed(spec.name) {
         return Err(CmdError::msg(format!(

@@ -108,17 +108,19 @@ fn role(ctx: &mut Ctx) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT].
 ///
-/// Without SAVE/NOSAVE Redis saves when save points are configured; persistence is not
-/// implemented yet, so that save is skipped (SAVE is refused so nobody loses data believing it
-/// was written). On success there is no reply: the connection closes and the server exits.
+/// Without SAVE/NOSAVE the RDB is saved when save points are configured; the AOF is flushed
+/// and fsynced. If the save fails the server keeps running and the command fails, unless FORCE.
+/// On success there is no reply: the connection closes and the server exits.
 fn shutdown(ctx: &mut Ctx) -> CmdResult {
-    let (mut save, mut nosave, mut abort) = (false, false, false);
+    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
     for i in 1..ctx.args.len() {
         if ctx.arg_is(i, "nosave") {
             nosave = true;
         } else if ctx.arg_is(i, "save") {
             save = true;
-        } else if ctx.arg_is(i, "now") || ctx.arg_is(i, "force") {
+        } else if ctx.arg_is(i, "now") {
+        } else if ctx.arg_is(i, "force") {
+            force = true;
         } else if ctx.arg_is(i, "abort") {
             abort = true;
         } else {
@@ -132,9 +134,14 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::fixed("ERR No shutdown in progress."));
     }
     tracing::warn!("User requested shutdown...");
-    if save {
-        tracing::warn!("Error trying to save the DB, can't exit.");
-        tracing::warn!("SHUTDOWN SAVE: this server cannot write RDB files yet");
+    let mode = if save {
+        Some(true)
+    } else if nosave {
+        Some(false)
+    } else {
+        None
+    };
+    if !crate::persist::prepare_shutdown(ctx.state, mode) && !force {
         return Err(CmdError::fixed("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.client.close_after_reply = true;

@@ -37,6 +37,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                     "    Write <message> to the server log.",
                     "OBJECT <key>",
                     "    Show low level info about the `key` and associated value.",
+                    "RELOAD [NOSAVE]",
+                    "    Save the RDB on disk and reload it back to memory. With NOSAVE the",
+                    "    RDB file on disk is loaded without saving first.",
                     "SET-ACTIVE-EXPIRE <0|1>",
                     "    Setting it to 0 disables expiring keys in background when they are not",
                     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -59,6 +62,18 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             let key = ctx.args[2].clone();
             let text = object_info(ctx, &key).ok_or(error::NO_SUCH_KEY)?;
             ctx.out.simple(&text);
+        }
+        ("reload", _) => {
+            let mut nosave = false;
+            for i in 2..n {
+                if ctx.arg_is(i, "nosave") {
+                    nosave = true;
+                } else {
+                    return Err(CmdError::fixed("ERR DEBUG RELOAD only supports the NOSAVE option."));
+                }
+            }
+            crate::persist::debug_reload(ctx.state, nosave).map_err(CmdError::msg)?;
+            ctx.out.ok();
         }
         ("set-active-expire", 3) => {
             let on = crate::util::parse_i64(&ctx.args[2]).ok_or(error::NOT_INTEGER)? != 0;

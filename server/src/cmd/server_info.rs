@@ -163,25 +163,39 @@ fn memory(state: &State) -> String {
     s
 }
 
-/// Persistence arrives in a later change: the fields report "never saved, nothing running".
+/// Redis 3.2's Persistence section; the `aof_*` details appear when AOF is on, as there.
 fn persistence(state: &State) -> String {
+    use crate::persist::ChildKind;
+    let p = &state.persist;
+    let ok = |b: bool| if b { "ok" } else { "err" };
     let mut s = String::from("# Persistence\r\n");
     fields!(s,
         "loading" => 0,
         "rdb_changes_since_last_save" => state.dirty,
-        "rdb_bgsave_in_progress" => 0,
+        "rdb_bgsave_in_progress" => (p.child_kind() == Some(ChildKind::Rdb)) as u8,
         "rdb_last_save_time" => state.lastsave,
-        "rdb_last_bgsave_status" => "ok",
-        "rdb_last_bgsave_time_sec" => -1,
-        "rdb_current_bgsave_time_sec" => -1,
-        "aof_enabled" => state.config.appendonly as u8,
-        "aof_rewrite_in_progress" => 0,
-        "aof_rewrite_scheduled" => 0,
-        "aof_last_rewrite_time_sec" => -1,
-        "aof_current_rewrite_time_sec" => -1,
-        "aof_last_bgrewrite_status" => "ok",
-        "aof_last_write_status" => "ok",
+        "rdb_last_bgsave_status" => ok(p.rdb_last_bgsave_ok),
+        "rdb_last_bgsave_time_sec" => p.rdb_last_bgsave_time_sec,
+        "rdb_current_bgsave_time_sec" => p.current_child_secs(ChildKind::Rdb),
+        "aof_enabled" => p.aof.is_some() as u8,
+        "aof_rewrite_in_progress" => (p.child_kind() == Some(ChildKind::Aof)) as u8,
+        "aof_rewrite_scheduled" => p.aof_rewrite_scheduled as u8,
+        "aof_last_rewrite_time_sec" => p.aof_last_rewrite_time_sec,
+        "aof_current_rewrite_time_sec" => p.current_child_secs(ChildKind::Aof),
+        "aof_last_bgrewrite_status" => ok(p.aof_last_bgrewrite_ok),
+        "aof_last_write_status" => ok(p.aof_last_write_error.is_none()),
     );
+    if let Some(aof) = &p.aof {
+        fields!(s,
+            "aof_current_size" => aof.current_size,
+            "aof_base_size" => aof.base_size,
+            "aof_pending_rewrite" => p.aof_rewrite_scheduled as u8,
+            "aof_buffer_length" => aof.pending_len(),
+            "aof_rewrite_buffer_length" => aof.rewrite_buf.as_ref().map_or(0, |b| b.len()),
+            "aof_pending_bio_fsync" => aof.fsync_in_progress() as u8,
+            "aof_delayed_fsync" => aof.delayed_fsync,
+        );
+    }
     s
 }
 
@@ -207,7 +221,7 @@ fn stats(state: &State) -> String {
         "keyspace_misses" => st.keyspace_misses,
         "pubsub_channels" => state.pubsub.channel_count(),
         "pubsub_patterns" => state.pubsub.numpat(),
-        "latest_fork_usec" => 0,
+        "latest_fork_usec" => state.persist.latest_fork_usec,
         "migrate_cached_sockets" => 0,
     );
     s

@@ -65,6 +65,10 @@ pub struct Config {
     pub stop_writes_on_bgsave_error: bool,
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
+    /// `rdb-version`: 7 (codis-server 3.2) or 10 (Redis 7.0) for the RDB files we write.
+    pub rdb_version: u32,
+    /// `dump-payload-version`: 7 or 10, the format of DUMP payloads.
+    pub dump_payload_version: u32,
     pub appendonly: bool,
     pub appendfsync: String,
     pub appendfilename: String,
@@ -145,6 +149,8 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             rdbcompression: true,
             rdbchecksum: true,
+            rdb_version: 7,
+            dump_payload_version: 7,
             appendonly: false,
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
@@ -451,6 +457,8 @@ impl Config {
             "stop-writes-on-bgsave-error" => self.stop_writes_on_bgsave_error = yes(),
             "rdbcompression" => self.rdbcompression = yes(),
             "rdbchecksum" => self.rdbchecksum = yes(),
+            "rdb-version" => self.rdb_version = unum() as u32,
+            "dump-payload-version" => self.dump_payload_version = unum() as u32,
             "appendonly" => self.appendonly = yes(),
             "appendfsync" => self.appendfsync = v.to_string(),
             "appendfilename" => self.appendfilename = v.to_string(),
@@ -614,7 +622,6 @@ impl Config {
     }
 
     /// The path of a file relative to `dir` (where Redis puts the RDB and AOF).
-    #[allow(dead_code)] // For the persistence module.
     pub fn data_path(&self, name: &str) -> PathBuf {
         let p = Path::new(name);
         if p.is_absolute() {

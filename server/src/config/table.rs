@@ -204,6 +204,9 @@ pub static DIRECTIVES: &[Directive] = &[
     d("dbfilename", S, "dump.rdb", PROTECTED),
     d("dir", Kind::Special(Sp::Dir), "", PROTECTED),
     d("disable-thp", B, "yes", IMMUTABLE),
+    // rcodis: the DUMP payload format (7 = codis-server 3.2, 10 = Redis 7.0). Hidden from
+    // `CONFIG GET *` so the listing stays Redis 7.0's; CONFIG GET/SET by name work.
+    d("dump-payload-version", Kind::Enum(&["7", "10"]), "7", HIDDEN),
     d("dynamic-hz", B, "yes", 0),
     // Redis 7 defaults to "no"; codis-server 3.2 always allowed DEBUG, and so do we by default.
     d("enable-debug-command", NO_YES_LOCAL, "yes", IMMUTABLE),
@@ -274,6 +277,9 @@ pub static DIRECTIVES: &[Directive] = &[
     d("rdb-del-sync-files", B, "no", 0),
     d("rdb-key-save-delay", int(i32::MIN as i128, INT_MAX), "0", HIDDEN),
     d("rdb-save-incremental-fsync", B, "yes", 0),
+    // rcodis: the RDB format SAVE/BGSAVE write (7 = codis-server 3.2, 10 = Redis 7.0), hidden
+    // like `dump-payload-version`.
+    d("rdb-version", Kind::Enum(&["7", "10"]), "7", HIDDEN),
     d("rdbchecksum", B, "yes", IMMUTABLE),
     d("rdbcompression", B, "yes", 0),
     d("repl-backlog-size", mem(1, LONG_MAX), "1048576", 0),

@@ -1,0 +1,782 @@
+//! Persistence end to end: our `codis-server` binary and Debian's `redis-server` 7 (skipped
+//! with a message when it is not on PATH) exchanging RDB files and DUMP payloads, the recorded
+//! codis-server 3.2 RDB and payloads, BGSAVE latency, and the AOF across crashes.
+//!
+//! Servers run on free 127.0.0.1 ports in temporary directories and are stopped by pid.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use compat::resp::{parse_frame, Frame};
+
+// ---------------------------------------------------------------------------------------------
+// Harness.
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A temporary directory removed when dropped (declare it before the servers using it).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
+    let d = std::env::temp_dir().join(format!("rcodis-persist-it-{tag}-{}-{}", std::process::id(), free_port()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    TempDir(d)
+}
+
+fn redis_server_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("redis-server")).find(|p| p.is_file())
+}
+
+macro_rules! require_redis {
+    () => {
+        match redis_server_binary() {
+            Some(b) => b,
+            None => {
+                eprintln!("SKIPPED: redis-server not found on PATH");
+                return;
+            }
+        }
+    };
+}
+
+fn reference_dir() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("RCODIS_REFERENCE_DIR") {
+        return Some(PathBuf::from(p));
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().map(|a| a.join("shared/reference")).find(|c| c.is_dir())
+}
+
+macro_rules! require_reference {
+    () => {
+        match reference_dir() {
+            Some(d) => d.join("codis-3.2"),
+            None => {
+                eprintln!("SKIPPED: shared/reference recordings not found (set RCODIS_REFERENCE_DIR)");
+                return;
+            }
+        }
+    };
+}
+
+/// A server process (ours or redis-server), killed by pid when dropped.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+    args: Vec<String>,
+}
+
+const OURS: &str = env!("CARGO_BIN_EXE_codis-server");
+
+impl Server {
+    fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
+        let mut args: Vec<String> = vec!["--bind".into(), "127.0.0.1".into(), "--dir".into(), dir.to_string_lossy().into_owned()];
+        args.extend(["--logfile", "server.log", "--daemonize", "no"].iter().map(|s| s.to_string()));
+        let mut has = |name: &str, default: &str| {
+            if !extra.contains(&name) {
+                args.push(name.into());
+                args.push(default.into());
+            }
+        };
+        has("--save", "");
+        has("--appendonly", "no");
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut s = Server { child: None, port: 0, dir: dir.to_path_buf(), bin: bin.to_path_buf(), args };
+        s.spawn();
+        s
+    }
+
+    fn ours(dir: &Path, extra: &[&str]) -> Server {
+        Server::start(Path::new(OURS), dir, extra)
+    }
+
+    fn spawn(&mut self) {
+        let port = free_port();
+        let child = Command::new(&self.bin)
+            .args(["--port", &port.to_string()])
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        self.child = Some(child);
+        self.port = port;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("{} exited ({status}); log:\n{}", self.bin.display(), self.log());
+            }
+            if let Ok(mut c) = Conn::connect(port) {
+                if c.cmd(&["PING"]) == Frame::Simple("PONG".into()) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "server not ready; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn conn(&self) -> Conn {
+        Conn::connect(self.port).unwrap()
+    }
+
+    /// kill -9 and wait.
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for the exit.
+    fn term(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while c.try_wait().unwrap().is_none() {
+                assert!(Instant::now() < deadline, "server did not exit on SIGTERM");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+struct Conn {
+    s: TcpStream,
+    buf: BytesMut,
+}
+
+impl Conn {
+    fn connect(port: u16) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        s.set_nodelay(true)?;
+        Ok(Conn { s, buf: BytesMut::new() })
+    }
+
+    fn send(&mut self, args: &[&[u8]]) {
+        let mut out = Vec::new();
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.s.write_all(&out).unwrap();
+    }
+
+    fn read(&mut self) -> Frame {
+        loop {
+            if let Some((f, n)) = parse_frame(&self.buf).unwrap() {
+                let _ = self.buf.split_to(n);
+                return f;
+            }
+            let mut tmp = [0u8; 65536];
+            let n = self.s.read(&mut tmp).unwrap();
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    fn cmd_b(&mut self, args: &[&[u8]]) -> Frame {
+        self.send(args);
+        self.read()
+    }
+
+    fn cmd(&mut self, args: &[&str]) -> Frame {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.cmd_b(&a)
+    }
+
+    fn ok(&mut self, args: &[&str]) {
+        let r = self.cmd(args);
+        assert!(!r.is_error(), "{args:?} -> {r:?}");
+    }
+
+    fn int(&mut self, args: &[&str]) -> i64 {
+        match self.cmd(args) {
+            Frame::Integer(n) => n,
+            f => panic!("{args:?} -> {f:?}"),
+        }
+    }
+
+    fn info_field(&mut self, name: &str) -> String {
+        let Frame::Bulk(text) = self.cmd(&["INFO", "persistence"]) else { panic!("INFO") };
+        let text = String::from_utf8_lossy(&text).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {name} in INFO:\n{text}"))
+    }
+
+    /// Sends many commands at once and reads all replies (checked not to be errors).
+    fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) {
+        for chunk in cmds.chunks(1000) {
+            let mut out = Vec::new();
+            for c in chunk {
+                out.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
+                for a in c {
+                    out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                    out.extend_from_slice(a);
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            self.s.write_all(&out).unwrap();
+            for _ in chunk {
+                let r = self.read();
+                assert!(!r.is_error(), "{r:?}");
+            }
+        }
+    }
+}
+
+fn bulk(f: Frame) -> Bytes {
+    match f {
+        Frame::Bulk(b) => b,
+        f => panic!("not a bulk: {f:?}"),
+    }
+}
+
+fn strings(f: Frame) -> Vec<Bytes> {
+    match f {
+        Frame::Array(items) | Frame::Set(items) => items.into_iter().map(bulk).collect(),
+        f => panic!("not an array: {f:?}"),
+    }
+}
+
+/// Every key of db 0 with its type, value (collections sorted where order is not defined) and
+/// absolute expiry (`PEXPIRETIME`).
+type Snapshot = BTreeMap<Bytes, (String, Vec<Bytes>, i64)>;
+
+fn snapshot(c: &mut Conn) -> Snapshot {
+    let mut out = BTreeMap::new();
+    for key in strings(c.cmd(&["KEYS", "*"])) {
+        let k: &[u8] = &key;
+        let t = match c.cmd_b(&[b"TYPE", k]) {
+            Frame::Simple(t) => String::from_utf8_lossy(&t).into_owned(),
+            f => panic!("TYPE {f:?}"),
+        };
+        let mut v = match t.as_str() {
+            "string" => vec![bulk(c.cmd_b(&[b"GET", k]))],
+            "list" => strings(c.cmd_b(&[b"LRANGE", k, b"0", b"-1"])),
+            "set" => strings(c.cmd_b(&[b"SMEMBERS", k])),
+            "hash" => {
+                let flat = strings(c.cmd_b(&[b"HGETALL", k]));
+                let mut pairs: Vec<Bytes> = flat.chunks(2).map(|p| Bytes::from([&p[0][..], b"=", &p[1][..]].concat())).collect();
+                pairs.sort();
+                pairs
+            }
+            "zset" => strings(c.cmd_b(&[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"])),
+            t => panic!("type {t}"),
+        };
+        if t == "set" {
+            v.sort();
+        }
+        let ttl = match c.cmd_b(&[b"PEXPIRETIME", k]) {
+            Frame::Integer(n) => n,
+            f => panic!("PEXPIRETIME {f:?}"),
+        };
+        out.insert(key, (t, v, ttl));
+    }
+    out
+}
+
+/// Keys of every type and encoding, big and small, some with a TTL.
+fn populate(c: &mut Conn) {
+    let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
+    let s = |x: &str| x.as_bytes().to_vec();
+    cmds.push(vec![s("SET"), s("str"), s("hello world")]);
+    cmds.push(vec![s("SET"), s("int"), s("-12345")]);
+    cmds.push(vec![s("SET"), s("big"), "abcdefgh".repeat(5000).into_bytes()]);
+    cmds.push(vec![s("SET"), s("bin"), (0..=255u8).collect()]);
+    cmds.push(vec![s("SET"), s("ttl"), s("v"), s("EX"), s("100000")]);
+    cmds.push(vec![s("APPEND"), s("raw"), s("ab")]);
+    cmds.push(vec![s("RPUSH"), s("list"), s("a"), s("b"), s("1"), s("-7")]);
+    let mut big_list = vec![s("RPUSH"), s("biglist")];
+    big_list.extend((0..3000).map(|i| format!("element-{i}-{}", "x".repeat(i % 50)).into_bytes()));
+    cmds.push(big_list);
+    cmds.push(vec![s("SADD"), s("intset"), s("1"), s("-2"), s("300000"), s("5000000000")]);
+    cmds.push(vec![s("SADD"), s("set"), s("m1"), s("m2"), s("m3")]);
+    let mut big_set = vec![s("SADD"), s("bigset")];
+    big_set.extend((0..1000).map(|i| i.to_string().into_bytes()));
+    cmds.push(big_set);
+    cmds.push(vec![s("HSET"), s("hash"), s("f1"), s("v1"), s("f2"), s("2")]);
+    let mut big_hash = vec![s("HSET"), s("bighash")];
+    for i in 0..700 {
+        big_hash.push(format!("field{i}").into_bytes());
+        big_hash.push(format!("value{i}").into_bytes());
+    }
+    cmds.push(big_hash);
+    cmds.push(vec![s("HSET"), s("longhash"), s("f"), "v".repeat(100).into_bytes()]);
+    cmds.push(vec![s("ZADD"), s("zset"), s("1"), s("one"), s("2.5"), s("two"), s("-inf"), s("low"), s("0.1"), s("tenth")]);
+    let mut big_zset = vec![s("ZADD"), s("bigzset")];
+    for i in 0..500 {
+        big_zset.push(format!("{}", i as f64 / 7.0).into_bytes());
+        big_zset.push(format!("member{i}").into_bytes());
+    }
+    cmds.push(big_zset);
+    cmds.push(vec![s("HSET"), s("hashttl"), s("a"), s("b")]);
+    cmds.push(vec![s("PEXPIREAT"), s("hashttl"), s("4102444800000")]);
+    c.pipeline(&cmds);
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {} -> {}: {e}", from.display(), to.display()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// RDB.
+
+#[test]
+fn our_rdb_loads_in_redis7_with_equal_values() {
+    let redis = require_redis!();
+    for version in ["7", "10"] {
+        let dir = temp_dir(&format!("rdb-v{version}"));
+        let ours = Server::ours(&dir, &["--rdb-version", version]);
+        let mut c = ours.conn();
+        populate(&mut c);
+        let expected = snapshot(&mut c);
+        assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
+        let data = std::fs::read(dir.join("dump.rdb")).unwrap();
+        assert!(data.starts_with(format!("REDIS{:0>4}", version).as_bytes()));
+        drop(ours);
+        let r = Server::start(&redis, &dir, &[]);
+        let got = snapshot(&mut r.conn());
+        assert_eq!(got, expected, "rdb version {version}");
+        assert!(r.log().contains("DB loaded from disk"));
+    }
+}
+
+#[test]
+fn recorded_codis_rdb_loads_with_every_value_and_ttl() {
+    let refdir = require_reference!();
+    let dir = temp_dir("legacy");
+    copy(&refdir.join("f1_codis_server_dump.rdb"), &dir.join("dump.rdb"));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(refdir.join("f1_rdb_summary.json")).unwrap()).unwrap();
+    let s = Server::ours(&dir, &[]);
+    assert!(s.log().contains("DB loaded from disk"), "{}", s.log());
+    let mut c = s.conn();
+    let keys = summary["keys"].as_object().unwrap();
+    assert_eq!(c.int(&["DBSIZE"]), keys.len() as i64);
+    let snap = snapshot(&mut c);
+    for (key, spec) in keys {
+        let (t, v, ttl) = snap.get(key.as_bytes()).unwrap_or_else(|| panic!("missing {key}"));
+        assert_eq!(t, spec["type"].as_str().unwrap(), "{key}");
+        let text = |x: &serde_json::Value| match x {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut want: Vec<String> = match &spec["value"] {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(items) if t == "zset" => {
+                items.iter().flat_map(|p| [text(&p[0]), text(&p[1])]).collect()
+            }
+            serde_json::Value::Array(items) => items.iter().map(text).collect(),
+            serde_json::Value::Object(m) => m.iter().map(|(f, v)| format!("{f}={}", text(v))).collect(),
+            other => panic!("{other}"),
+        };
+        if t == "set" || t == "hash" {
+            want.sort();
+        }
+        let got: Vec<String> = v.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+        assert_eq!(got, want, "{key}");
+        let want_ttl = spec.get("pexpireat_ms").and_then(|x| x.as_i64()).unwrap_or(-1);
+        assert_eq!(*ttl, want_ttl, "{key}");
+    }
+    // Encodings as Redis would give them.
+    assert_eq!(bulk(c.cmd(&["OBJECT", "ENCODING", "intset:1"])), "intset");
+    assert_eq!(bulk(c.cmd(&["OBJECT", "ENCODING", "int:1"])), "int");
+    // Our DUMP of the loaded values equals the recorded payloads, byte for byte.
+    for (key, hex) in summary["dump_payload_hex"].as_object().unwrap() {
+        let hex = hex.as_str().unwrap();
+        let payload: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        assert_eq!(bulk(c.cmd(&["DUMP", key])), payload, "DUMP {key}");
+    }
+}
+
+#[test]
+fn redis7_rdb_with_all_types_loads_in_ours() {
+    let redis = require_redis!();
+    let rdir = temp_dir("redis7-src");
+    let r = Server::start(&redis, &rdir, &[]);
+    let mut rc = r.conn();
+    populate(&mut rc);
+    // Redis 7 has listpack sets? (7.2+ only; 7.0 uses intset/hashtable), quicklist 2 lists.
+    let expected = snapshot(&mut rc);
+    assert_eq!(rc.cmd(&["SAVE"]), Frame::Simple("OK".into()));
+    drop(r);
+    let dir = temp_dir("redis7-dst");
+    copy(&rdir.join("dump.rdb"), &dir.join("dump.rdb"));
+    let s = Server::ours(&dir, &[]);
+    let got = snapshot(&mut s.conn());
+    assert_eq!(got, expected);
+    assert!(s.log().contains("DB loaded from disk"), "{}", s.log());
+}
+
+#[test]
+fn sigterm_saves_with_save_points_and_bgsave_schedule() {
+    let dir = temp_dir("sigterm");
+    let mut s = Server::ours(&dir, &["--save", "3600 1"]);
+    let mut c = s.conn();
+    populate(&mut c);
+    let expected = snapshot(&mut c);
+    assert!(c.int(&["LASTSAVE"]) > 0);
+    s.term();
+    assert!(s.log().contains("DB saved on disk"), "{}", s.log());
+    s.spawn();
+    let mut c = s.conn();
+    assert_eq!(snapshot(&mut c), expected);
+    assert_eq!(c.info_field("rdb_changes_since_last_save"), "0");
+    // BGSAVE replies and INFO fields.
+    c.ok(&["SET", "x", "1"]);
+    assert_eq!(c.cmd(&["BGSAVE"]), Frame::Simple("Background saving started".into()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.info_field("rdb_bgsave_in_progress") == "1" {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.info_field("rdb_last_bgsave_status"), "ok");
+    assert_eq!(c.info_field("rdb_changes_since_last_save"), "0");
+    // SHUTDOWN SAVE saves even without save points.
+    c.ok(&["CONFIG", "SET", "save", ""]);
+    c.ok(&["SET", "y", "2"]);
+    c.send(&[b"SHUTDOWN", b"SAVE"]);
+    let mut tmp = [0u8; 16];
+    let _ = c.s.read(&mut tmp);
+    let mut child = s.child.take().unwrap();
+    child.wait().unwrap();
+    s.spawn();
+    assert_eq!(bulk(s.conn().cmd(&["GET", "y"])), "2");
+}
+
+#[test]
+fn bgsave_keeps_answering_while_saving() {
+    let dir = temp_dir("bgsave-latency");
+    let s = Server::ours(&dir, &[]);
+    let mut c = s.conn();
+    // Enough data that a save takes a noticeable time.
+    let value: Vec<u8> = (0..400u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let cmds: Vec<Vec<Vec<u8>>> =
+        (0..150_000).map(|i| vec![b"SET".to_vec(), format!("key:{i}").into_bytes(), value.clone()]).collect();
+    c.pipeline(&cmds);
+    let t = Instant::now();
+    assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
+    let save_time = t.elapsed();
+
+    // A writer keeps writing while the BGSAVE runs; a pinger measures latency.
+    let port = s.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut w = Conn::connect(port).unwrap();
+        let mut n = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            w.ok(&["INCR", "counter"]);
+            n += 1;
+        }
+        n
+    });
+    assert_eq!(c.cmd(&["BGSAVE"]), Frame::Simple("Background saving started".into()));
+    let started = Instant::now();
+    let mut max = Duration::ZERO;
+    let mut pings = 0;
+    loop {
+        let t = Instant::now();
+        assert_eq!(c.cmd(&["PING"]), Frame::Simple("PONG".into()));
+        max = max.max(t.elapsed());
+        pings += 1;
+        if c.info_field("rdb_bgsave_in_progress") == "0" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "BGSAVE did not finish");
+    }
+    let bg_time = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().unwrap();
+    eprintln!("SAVE took {save_time:?}; BGSAVE {bg_time:?}; {pings} PINGs, max latency {max:?}; {writes} writes meanwhile");
+    assert_eq!(c.info_field("rdb_last_bgsave_status"), "ok");
+    assert!(max < save_time / 4, "max PING latency {max:?} vs SAVE {save_time:?}");
+    assert!(writes > 0);
+    // Writes made during the save count as changes since the save.
+    assert!(c.info_field("rdb_changes_since_last_save").parse::<u64>().unwrap() > 0);
+}
+
+#[test]
+fn save_points_debug_reload_and_flushall() {
+    let dir = temp_dir("savepoints");
+    let mut s = Server::ours(&dir, &["--save", "1 1"]);
+    let mut c = s.conn();
+    populate(&mut c);
+    let expected = snapshot(&mut c);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.info_field("rdb_changes_since_last_save") != "0" {
+        assert!(Instant::now() < deadline, "no automatic save; log:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(s.log().contains("changes in 1 seconds. Saving..."), "{}", s.log());
+    assert!(dir.join("dump.rdb").exists());
+    assert_eq!(c.cmd(&["DEBUG", "RELOAD"]), Frame::Simple("OK".into()));
+    assert_eq!(snapshot(&mut c), expected);
+    // FLUSHALL with save points saves the empty dataset at once.
+    c.ok(&["FLUSHALL"]);
+    s.kill9();
+    s.spawn();
+    assert_eq!(s.conn().int(&["DBSIZE"]), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// AOF.
+
+#[test]
+fn config_set_appendonly_creates_the_aof() {
+    let dir = temp_dir("aof-config-set");
+    let mut s = Server::ours(&dir, &[]);
+    let mut c = s.conn();
+    populate(&mut c);
+    c.ok(&["CONFIG", "SET", "appendonly", "yes"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(c.info_field("aof_enabled") == "1" && c.info_field("aof_rewrite_in_progress") == "0" && dir.join("appendonly.aof").exists()) {
+        assert!(Instant::now() < deadline, "AOF not created; log:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    c.ok(&["SET", "after", "1"]);
+    let expected = snapshot(&mut c);
+    s.kill9();
+    s.args.extend(["--appendonly".to_string(), "yes".to_string()]);
+    s.spawn();
+    assert_eq!(snapshot(&mut s.conn()), expected);
+}
+
+#[test]
+fn aof_survives_kill_9() {
+    let dir = temp_dir("aof-kill");
+    for fsync in ["always", "everysec"] {
+        let _ = std::fs::remove_file(dir.join("appendonly.aof"));
+        let mut s = Server::ours(&dir, &["--appendonly", "yes", "--appendfsync", fsync]);
+        let mut c = s.conn();
+        populate(&mut c);
+        c.ok(&["SET", "rel", "v", "EX", "1000"]);
+        c.ok(&["EXPIRE", "list", "5000"]);
+        c.ok(&["SELECT", "3"]);
+        c.ok(&["SET", "db3", "x"]);
+        c.ok(&["SELECT", "0"]);
+        let expected = snapshot(&mut c);
+        assert_eq!(c.info_field("aof_enabled"), "1");
+        if fsync == "everysec" {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        s.kill9();
+        s.spawn();
+        let mut c = s.conn();
+        assert_eq!(snapshot(&mut c), expected, "appendfsync {fsync}");
+        assert!(s.log().contains("DB loaded from append only file"), "{}", s.log());
+        c.ok(&["SELECT", "3"]);
+        assert_eq!(bulk(c.cmd(&["GET", "db3"])), "x");
+    }
+}
+
+#[test]
+fn truncated_aof_tail_is_repaired() {
+    let dir = temp_dir("aof-trunc");
+    let mut s = Server::ours(&dir, &["--appendonly", "yes", "--appendfsync", "always", "--aof-use-rdb-preamble", "no"]);
+    let mut c = s.conn();
+    for i in 0..100 {
+        c.ok(&["SET", &format!("k{i}"), &i.to_string()]);
+    }
+    s.kill9();
+    let path = dir.join("appendonly.aof");
+    let len = std::fs::metadata(&path).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(len - 5).unwrap();
+    drop(f);
+    s.spawn();
+    let mut c = s.conn();
+    assert_eq!(c.int(&["DBSIZE"]), 99);
+    assert!(s.log().contains("Truncating the AOF"), "{}", s.log());
+    c.ok(&["SET", "k99", "again"]);
+    s.restart();
+    assert_eq!(bulk(s.conn().cmd(&["GET", "k99"])), "again");
+
+    // With aof-load-truncated no, the server refuses to start.
+    s.kill9();
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+    let out = Command::new(OURS)
+        .args(["--port", &free_port().to_string(), "--bind", "127.0.0.1", "--dir"])
+        .arg(&*dir)
+        .args(["--appendonly", "yes", "--aof-load-truncated", "no", "--save", ""])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Unexpected end of file"), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn bgrewriteaof_during_writes_loses_nothing() {
+    for preamble in ["yes", "no"] {
+        let dir = temp_dir(&format!("aof-rewrite-{preamble}"));
+        let mut s = Server::ours(&dir, &["--appendonly", "yes", "--aof-use-rdb-preamble", preamble]);
+        let mut c = s.conn();
+        let cmds: Vec<Vec<Vec<u8>>> = (0..20_000)
+            .map(|i| vec![b"HSET".to_vec(), format!("h{}", i % 100).into_bytes(), format!("f{i}").into_bytes(), vec![b'v'; 50]])
+            .collect();
+        c.pipeline(&cmds);
+        let port = s.port;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let writer = std::thread::spawn(move || {
+            let mut w = Conn::connect(port).unwrap();
+            let mut n = 0i64;
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                assert_eq!(w.int(&["RPUSH", "log", &n.to_string()]), n);
+                w.ok(&["SET", &format!("s{}", n % 1000), &n.to_string()]);
+            }
+            n
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(c.cmd(&["BGREWRITEAOF"]), Frame::Simple("Background append only file rewriting started".into()));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while c.info_field("aof_rewrite_in_progress") == "1" {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let n = writer.join().unwrap();
+        assert_eq!(c.info_field("aof_last_bgrewrite_status"), "ok");
+        let expected = snapshot(&mut c);
+        let data = std::fs::read(dir.join("appendonly.aof")).unwrap();
+        assert_eq!(data.starts_with(b"REDIS"), preamble == "yes");
+        s.kill9();
+        s.spawn();
+        let mut c = s.conn();
+        assert_eq!(c.int(&["LLEN", "log"]), n);
+        assert_eq!(snapshot(&mut c), expected, "preamble {preamble}");
+    }
+}
+
+#[test]
+fn redis7_loads_our_aof() {
+    let redis = require_redis!();
+    let dir = temp_dir("aof-to-redis");
+    let mut s = Server::ours(&dir, &["--appendonly", "yes", "--aof-use-rdb-preamble", "no", "--appendfsync", "always"]);
+    let mut c = s.conn();
+    populate(&mut c);
+    let expected = snapshot(&mut c);
+    s.kill9();
+    // Redis 7 reads a lone AOF through a manifest of its own multi-part layout.
+    let adir = dir.join("appendonlydir");
+    std::fs::create_dir_all(&adir).unwrap();
+    copy(&dir.join("appendonly.aof"), &adir.join("appendonly.aof.1.incr.aof"));
+    std::fs::write(adir.join("appendonly.aof.manifest"), "file appendonly.aof.1.incr.aof seq 1 type i\n").unwrap();
+    std::fs::remove_file(dir.join("appendonly.aof")).unwrap();
+    let r = Server::start(&redis, &dir, &["--appendonly", "yes"]);
+    assert_eq!(snapshot(&mut r.conn()), expected);
+    drop(r);
+    // And we read Redis 7's multi-part AOF back.
+    let s2 = Server::ours(&dir, &["--appendonly", "yes"]);
+    assert_eq!(snapshot(&mut s2.conn()), expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DUMP / RESTORE.
+
+#[test]
+fn dump_restore_with_recorded_and_redis7_payloads() {
+    let dir = temp_dir("dump");
+    let s = Server::ours(&dir, &[]);
+    let mut c = s.conn();
+    if let Some(refdir) = reference_dir() {
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(refdir.join("codis-3.2/f1_rdb_summary.json")).unwrap()).unwrap();
+        for (key, hex) in summary["dump_payload_hex"].as_object().unwrap() {
+            let hex = hex.as_str().unwrap();
+            let payload: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+            let k = format!("restored:{key}");
+            assert_eq!(c.cmd_b(&[b"RESTORE", k.as_bytes(), b"0", &payload]), Frame::Simple("OK".into()), "{key}");
+            assert_eq!(bulk(c.cmd(&["DUMP", &k])), payload, "{key}");
+        }
+    } else {
+        eprintln!("SKIPPED (recorded payloads): shared/reference not found");
+    }
+    let Some(redis) = redis_server_binary() else {
+        eprintln!("SKIPPED (Redis 7 payloads): redis-server not found on PATH");
+        return;
+    };
+    let rdir = temp_dir("dump-redis");
+    let r = Server::start(&redis, &rdir, &[]);
+    let mut rc = r.conn();
+    populate(&mut rc);
+    let expected = snapshot(&mut rc);
+    c.ok(&["FLUSHALL"]);
+    for (key, (_, _, ttl)) in &expected {
+        let payload = bulk(rc.cmd_b(&[b"DUMP", key]));
+        assert_eq!(*payload.iter().rev().nth(9).unwrap(), 10, "Redis 7 payload version");
+        let ttl_arg = if *ttl > 0 { ttl.to_string() } else { "0".into() };
+        let mut args: Vec<&[u8]> = vec![b"RESTORE", key, ttl_arg.as_bytes(), &payload];
+        if *ttl > 0 {
+            args.push(b"ABSTTL");
+        }
+        assert_eq!(c.cmd_b(&args), Frame::Simple("OK".into()), "{key:?}");
+    }
+    assert_eq!(snapshot(&mut c), expected);
+    // Our payloads (v7 by default, then v10) restore in Redis 7.
+    for version in ["7", "10"] {
+        c.ok(&["CONFIG", "SET", "dump-payload-version", version]);
+        rc.ok(&["FLUSHALL"]);
+        for (key, (_, _, ttl)) in &expected {
+            let payload = bulk(c.cmd_b(&[b"DUMP", key]));
+            assert_eq!(payload[payload.len() - 10] as u32, version.parse::<u32>().unwrap());
+            let ttl_arg = if *ttl > 0 { ttl.to_string() } else { "0".into() };
+            let mut args: Vec<&[u8]> = vec![b"RESTORE", key, ttl_arg.as_bytes(), &payload];
+            if *ttl > 0 {
+                args.push(b"ABSTTL");
+            }
+            assert_eq!(rc.cmd_b(&args), Frame::Simple("OK".into()), "{key:?} v{version}");
+        }
+        assert_eq!(snapshot(&mut rc), expected, "v{version}");
+    }
+}
