@@ -18,6 +18,7 @@ mod pubsub;
 mod net;
 mod observe;
 mod persist;
+mod pqsort;
 mod sds;
 mod server;
 mod util;

@@ -1,11 +1,9 @@
 //! GEO commands (Redis 7.0 semantics): points are members of a sorted set whose score is the
 //! 52-bit interleaved geohash of their position, so every zset command works on them too.
-//! The geohash arithmetic lives in `geo_hash.rs`, Redis's partial quicksort in `geo_sort.rs`.
+//! The geohash arithmetic lives in `geo_hash.rs`, Redis's partial quicksort in `crate::pqsort`.
 
 #[path = "geo_hash.rs"]
 pub mod hash;
-#[path = "geo_sort.rs"]
-mod sort;
 
 use bytes::Bytes;
 
@@ -422,9 +420,9 @@ fn search_generic(ctx: &mut Ctx, src_idx: usize, flags: u32) -> CmdResult {
                 c.cmp(&0)
             });
         } else if desc {
-            sort::pqsort(&mut points, &|a, b| -asc(a, b), 0, returned - 1);
+            crate::pqsort::pqsort(&mut points, &|a, b| -asc(a, b), 0, returned - 1);
         } else {
-            sort::pqsort(&mut points, &asc, 0, returned - 1);
+            crate::pqsort::pqsort(&mut points, &asc, 0, returned - 1);
         }
     }
     points.truncate(returned);

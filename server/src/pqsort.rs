@@ -1,6 +1,6 @@
 //! Redis's `pqsort`: Bentley & McIlroy's quicksort that only recurses into partitions
-//! overlapping the wanted index range. GEORADIUS ... COUNT n sorts with it, so ties between
-//! equal distances end up in the same order as in Redis only if we partition the same way.
+//! overlapping the wanted index range. SORT ... LIMIT and GEORADIUS ... COUNT sort with it, so
+//! equal elements end up in the same order as in Redis only if we partition the same way.
 
 /// Sorts `v` enough that positions `lrange..=rrange` hold what a full sort would put there
 /// (by `cmp`, which returns <0, 0, >0 like a C comparator).
