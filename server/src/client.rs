@@ -101,3 +101,31 @@ pub struct ClientInfo {
     pub is_replica: bool,
     pub is_master: bool,
 }
+
+impl ClientInfo {
+    /// The registry entry of a connection that just arrived.
+    pub fn new(id: u64, fd: i32, addr: SocketAddr, local_addr: SocketAddr, kill: Arc<Notify>, now_ms: i64) -> ClientInfo {
+        ClientInfo {
+            id,
+            fd,
+            addr,
+            local_addr,
+            name: Vec::new(),
+            db: 0,
+            created_ms: now_ms,
+            last_interaction_ms: now_ms,
+            last_cmd: "NULL".into(),
+            resp: 2,
+            kill,
+            killed: false,
+            outbox: BytesMut::new(),
+            soft_limit_since: None,
+            dirty_cas: false,
+            unblocked: None,
+            qbuf: 0,
+            obuf: 0,
+            is_replica: false,
+            is_master: false,
+        }
+    }
+}

@@ -170,28 +170,7 @@ pub(crate) mod test_util {
         let now = crate::util::now_ms();
         state.clients.insert(
             id,
-            ClientInfo {
-                id,
-                fd: -1,
-                addr,
-                local_addr: local,
-                name: Vec::new(),
-                db: 0,
-                created_ms: now,
-                last_interaction_ms: now,
-                last_cmd: "NULL".into(),
-                resp: 2,
-                kill: Default::default(),
-                killed: false,
-                outbox: Default::default(),
-                soft_limit_since: None,
-                dirty_cas: false,
-                unblocked: None,
-                qbuf: 0,
-                obuf: 0,
-                is_replica: false,
-                is_master: false,
-            },
+            ClientInfo::new(id, -1, addr, local, Default::default(), now),
         );
         Client::new(id, addr, local, true)
     }

@@ -25,28 +25,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         let now = now_ms();
         st.clients.insert(
             id,
-            ClientInfo {
-                id,
-                fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
-                addr,
-                local_addr: local,
-                name: Vec::new(),
-                db: 0,
-                created_ms: now,
-                last_interaction_ms: now,
-                last_cmd: "NULL".into(),
-                resp: 2,
-                kill: kill.clone(),
-                killed: false,
-                outbox: Default::default(),
-                soft_limit_since: None,
-                dirty_cas: false,
-                unblocked: None,
-                qbuf: 0,
-                obuf: 0,
-                is_replica: false,
-                is_master: false,
-            },
+            ClientInfo::new(id, std::os::fd::AsRawFd::as_raw_fd(&stream), addr, local, kill.clone(), now),
         );
         let auth = st.config.requirepass.is_none();
         let limits = Limits { max_bulk_len: st.config.proto_max_bulk_len, max_multibulk_len: MAX_MULTIBULK_LEN };
