@@ -34,6 +34,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     let mut decoder = RequestDecoder::new(limits);
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut reply = Reply::new(false);
+    // One registration with the wake-up notifier, renewed only when it fires: registering
+    // anew on every read would take the notifier's lock once per request.
+    let mut woken = std::pin::pin!(kill.notified());
 
     'conn: loop {
         let want = decoder.wanted();
@@ -57,7 +60,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         };
         let n = tokio::select! {
             r = read => r.unwrap_or_default(),
-            _ = kill.notified() => {
+            _ = &mut woken => {
+                woken.set(kill.notified());
                 // Woken by another client: to be closed, or to deliver what it left us.
                 let pending = {
                     let mut st = shared.state.lock();
@@ -75,12 +79,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         if n == 0 {
             break;
         }
-        shared.state.lock().stats.net_input_bytes += n as u64;
+        let mut fresh_input = n as u64;
         // Run what arrived; a huge pipeline is answered in chunks of about 1 MB.
         loop {
             let before = rbuf.len();
             let (blocked, paused);
-            (timeout, blocked, paused) = run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply);
+            (timeout, blocked, paused) = run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply, std::mem::take(&mut fresh_input));
             if !reply.is_empty() {
                 if stream.write_all(&reply.buf).await.is_err() {
                     break 'conn;
@@ -95,7 +99,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             }
             if blocked {
                 // Requests behind a blocking command wait until it is answered.
-                if !wait_unblocked(&shared, &mut stream, &kill, id, client.resp3, &mut rbuf).await {
+                if !wait_unblocked(&shared, &mut stream, &kill, &mut woken, id, client.resp3, &mut rbuf).await {
                     break 'conn;
                 }
                 continue;
@@ -122,8 +126,16 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
 /// Decodes and executes every complete request in `rbuf` under one lock acquisition, stopping
 /// early when the reply grows past 1 MB or the client must be closed. Returns the idle timeout
 /// in force (CONFIG SET may have changed it, and `proto-max-bulk-len`, which is applied here).
-fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client, reply: &mut Reply) -> (u64, bool, bool) {
+fn run_batch(
+    shared: &Shared,
+    decoder: &mut RequestDecoder,
+    rbuf: &mut BytesMut,
+    client: &mut Client,
+    reply: &mut Reply,
+    input_bytes: u64,
+) -> (u64, bool, bool) {
     let mut st = shared.state.lock();
+    st.stats.net_input_bytes += input_bytes;
     decoder.limits.max_bulk_len = st.config.proto_max_bulk_len;
     let id = client.id;
     // Messages that arrived for us go out before the replies of this batch.
@@ -187,7 +199,15 @@ fn run_batch(shared: &Shared, decoder: &mut RequestDecoder, rbuf: &mut BytesMut,
 
 /// Waits until a blocked client is served, times out or is unblocked, writing whatever arrives
 /// for it meanwhile. Returns false when the connection must close.
-async fn wait_unblocked(shared: &Shared, stream: &mut TcpStream, kill: &Notify, id: u64, resp3: bool, rbuf: &mut BytesMut) -> bool {
+async fn wait_unblocked<'k>(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    kill: &'k Notify,
+    woken: &mut std::pin::Pin<&mut tokio::sync::futures::Notified<'k>>,
+    id: u64,
+    resp3: bool,
+    rbuf: &mut BytesMut,
+) -> bool {
     loop {
         let deadline = shared.state.lock().blocking.get(id).map(|b| b.deadline_ms);
         let wait = match deadline {
@@ -195,7 +215,7 @@ async fn wait_unblocked(shared: &Shared, stream: &mut TcpStream, kill: &Notify, 
             _ => Duration::from_secs(3600),
         };
         tokio::select! {
-            _ = kill.notified() => {}
+            _ = woken.as_mut() => woken.set(kill.notified()),
             _ = tokio::time::sleep(wait) => {
                 let mut st = shared.state.lock();
                 let now = now_ms();
