@@ -30,12 +30,17 @@ pub struct Shared {
     pub shutdown: Notify,
     pub next_client_id: AtomicU64,
     pub started: Instant,
+    /// The running script, watched by the connections (BUSY, SCRIPT KILL) without the lock.
+    pub script_watch: std::sync::Arc<crate::scripting::ScriptWatch>,
 }
 
 impl Shared {
     pub fn new(config: Config) -> Shared {
+        let state = State::new(config);
+        let script_watch = state.scripting.watch.clone();
         Shared {
-            state: Mutex::new(State::new(config)),
+            state: Mutex::new(state),
+            script_watch,
             shutdown: Notify::new(),
             next_client_id: AtomicU64::new(1),
             started: Instant::now(),
@@ -92,6 +97,8 @@ pub struct State {
     pub blocking: Blocking,
     /// Guards against serving blocked clients from inside a served command.
     pub serving_blocked: bool,
+    /// Lua scripting: the Lua state and the script cache.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl State {
@@ -111,6 +118,7 @@ impl State {
             self_pushes: BytesMut::new(),
             blocking: Blocking::default(),
             serving_blocked: false,
+            scripting: crate::scripting::Scripting::new(),
             config,
             dbs,
             stats,

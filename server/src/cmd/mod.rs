@@ -9,6 +9,7 @@ pub mod list;
 pub mod list_blocking;
 pub mod pubsub;
 pub mod reply;
+pub mod script;
 pub mod server;
 pub mod set;
 pub mod slots;
@@ -115,7 +116,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
         connection::COMMANDS,
         string::COMMANDS,
@@ -130,6 +131,7 @@ fn families() -> [&'static [CommandSpec]; 14] {
         pubsub::COMMANDS,
         list_blocking::COMMANDS,
         zset_blocking::COMMANDS,
+        script::COMMANDS,
         &[],
     ]
 }
@@ -303,7 +305,7 @@ fn admit(state: &State, client: &Client, spec: &CommandSpec, argc: usize) -> Cmd
 }
 
 /// Redis 7's wording: the name and the first arguments, each cut so the total stays short.
-fn unknown_command(args: &[Bytes]) -> String {
+pub(crate) fn unknown_command(args: &[Bytes]) -> String {
     let name = String::from_utf8_lossy(&args[0]);
     let name: String = name.chars().take(128).collect();
     let mut rest = String::new();
