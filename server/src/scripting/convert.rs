@@ -24,7 +24,18 @@ pub fn number_text(n: f64) -> String {
     if n.is_nan() {
         return if n.is_sign_negative() { "-nan".into() } else { "nan".into() };
     }
-    crate::util::fmt_g(n, 14)
+    fmt_g(n, 14)
+}
+
+/// `%.<prec>g`, with a fast path for small integral values (the common case).
+pub fn fmt_g(n: f64, prec: usize) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e14 && (n != 0.0 || n.is_sign_positive()) {
+        let limit = 10f64.powi(prec as i32);
+        if n.abs() < limit {
+            return itoa::Buffer::new().format(n as i64).to_string();
+        }
+    }
+    crate::util::fmt_g(n, prec)
 }
 
 /// A value `lua_isstring` accepts (a string or a number), as text.
@@ -45,7 +56,7 @@ pub fn to_bytes(v: &Value) -> Option<Vec<u8>> {
 /// A Lua number as C's `(long long)` cast compiles on x86-64: out of range and NaN give
 /// `LLONG_MIN`.
 pub fn number_to_i64(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         i64::MIN
     } else {
         n as i64

@@ -61,7 +61,8 @@ impl Scripting {
         Scripting { engine: Some(engine), watch, memory, rng }
     }
 
-    /// Bytes used by the Lua VM (INFO `used_memory_lua`).
+    /// Bytes used by the Lua VM (INFO `used_memory_lua`, wired by the INFO module).
+    #[allow(dead_code)]
     pub fn used_memory(&self) -> usize {
         match &self.engine {
             Some(e) => e.lua.used_memory(),
@@ -70,6 +71,7 @@ impl Scripting {
     }
 
     /// Number of cached scripts (INFO `number_of_cached_scripts`).
+    #[allow(dead_code)]
     pub fn cached_scripts(&self) -> usize {
         self.engine.as_ref().map_or(0, |e| e.scripts.len())
     }
@@ -226,7 +228,7 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, sha: String, by_sha: bool, ro: bool, 
     let mut client = Client::new(ctx.client.id, ctx.client.addr, ctx.client.local_addr, true);
     client.db = ctx.client.db;
     client.nested = true;
-    let caller = RefCell::new(Caller { ctx, client, buf: Reply::new(false), read_only: ro || flags.no_writes, watch: watch.clone() });
+    let caller = RefCell::new(Caller { ctx, client, buf: Reply { buf: bytes::BytesMut::new(), resp3: false }, read_only: ro || flags.no_writes, watch: watch.clone() });
     watch.begin(caller.borrow().ctx.state.config.lua_time_limit);
     let outcome = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| caller.borrow_mut().call(lua, args))?;

@@ -6,11 +6,12 @@
 -- Redis 7 makes every table reachable from _G read-only with a patch to Lua's VM. Stock Lua
 -- 5.1 has no such thing, so scripts see read-only proxies instead: an empty table whose
 -- metatable reads through to the real one and rejects writes. The raw* functions, pairs,
--- next, ipairs, getmetatable and setmetatable are wrapped to see through the proxies.
+-- next, ipairs, getmetatable and setmetatable are replaced to see through the proxies.
 --
--- Errors: Rust functions report a Lua error by returning SENTINEL and the error value; the
--- wrappers raise it on behalf of their caller, as a C function would (`luaL_error` adds the
--- position of the calling Lua function). The error handler skips the frames of this chunk.
+-- Errors: functions that can fail are C trampolines (R.trampoline) around a Rust or Lua
+-- function that returns SENTINEL and the error value; the trampoline raises it from its own C
+-- frame, adding the position of the calling line to a string, as `luaL_error` does in the C
+-- libraries Redis bundles. The error handler skips the frames of this chunk.
 
 local G, R = ...
 local SENTINEL = R.sentinel

@@ -139,10 +139,7 @@ fn connect(port: u16) -> BufReader<TcpStream> {
 fn busy_script_kill_and_unkillable() {
     const PORT: u16 = 28097;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let mut config = Config::default();
-    config.port = PORT;
-    config.bind = vec!["127.0.0.1".into()];
-    config.lua_time_limit = 100;
+    let config = Config { port: PORT, bind: vec!["127.0.0.1".into()], lua_time_limit: 100, ..Default::default() };
     let shared = Arc::new(Shared::new(config));
     let listeners = rt.block_on(crate::net::listener::bind_all(&shared)).unwrap();
     for l in listeners {

@@ -75,3 +75,23 @@ pub fn register(lua: &Lua, raw: &Table) -> mlua::Result<()> {
     reg(lua, raw, "bit_tohex", tohex)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tobit(lua: &Lua, v: Value) -> u32 {
+        barg(&Args { lua, args: &[v], fname: "tobit" }, 0).ok().unwrap()
+    }
+
+    #[test]
+    fn normalisation_rounds_like_luabitop() {
+        let lua = Lua::new();
+        assert_eq!(tobit(&lua, Value::Number(1.5)), 2);
+        assert_eq!(tobit(&lua, Value::Number(2.5)), 2);
+        assert_eq!(tobit(&lua, Value::Number(-1.0)), 0xffff_ffff);
+        assert_eq!(tobit(&lua, Value::Number(4294967301.0)), 5);
+        assert_eq!(tobit(&lua, Value::String(lua.create_string("0x10").unwrap())), 16);
+        assert!(barg(&Args { lua: &lua, args: &[], fname: "tobit" }, 0).is_err());
+    }
+}

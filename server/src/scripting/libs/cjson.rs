@@ -92,7 +92,7 @@ fn append_number(cfg: &Config, out: &mut Vec<u8>, v: &Value, n: f64) -> Result<(
             }
         }
     }
-    out.extend_from_slice(crate::util::fmt_g(n, cfg.precision).as_bytes());
+    out.extend_from_slice(crate::scripting::convert::fmt_g(n, cfg.precision).as_bytes());
     Ok(())
 }
 
@@ -763,4 +763,25 @@ pub fn register(lua: &Lua, raw: &Table) -> mlua::Result<()> {
         Ok(MultiValue::from_iter([v]))
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strtod;
+
+    #[test]
+    fn strtod_prefixes_like_c() {
+        assert_eq!(strtod(b"12abc"), (12.0, 2));
+        assert_eq!(strtod(b"-1.5e3,"), (-1500.0, 6));
+        assert_eq!(strtod(b"1e"), (1.0, 1));
+        assert_eq!(strtod(b"0x1F]"), (31.0, 4));
+        assert_eq!(strtod(b"0x"), (0.0, 1));
+        assert_eq!(strtod(b".5"), (0.5, 2));
+        assert_eq!(strtod(b"."), (0.0, 0));
+        assert_eq!(strtod(b"-"), (0.0, 0));
+        assert_eq!(strtod(b"Infinity"), (f64::INFINITY, 8));
+        assert_eq!(strtod(b"-inf"), (f64::NEG_INFINITY, 4));
+        let (n, used) = strtod(b"nan(123)x");
+        assert!(n.is_nan() && used == 8);
+    }
 }

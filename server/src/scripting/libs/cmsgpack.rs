@@ -280,7 +280,7 @@ impl Cursor<'_> {
                 self.pos += 5;
                 self.string(lua, 0, l)?
             }
-            0xdc | 0xdd | 0xde | 0xdf => {
+            0xdc..=0xdf => {
                 let n = if c == 0xdc || c == 0xde { 2 } else { 4 };
                 self.need(1 + n)?;
                 let l = self.be(1, n) as usize;

@@ -40,6 +40,7 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
         let mark = ffi::lua_touserdata(state, 1);
         if mark == SENTINEL || mark == SENTINEL_NOPOS {
             if mark == SENTINEL && ffi::lua_type(state, 2) == ffi::LUA_TSTRING {
+                name_function(state);
                 ffi::luaL_where(state, 1);
                 ffi::lua_pushvalue(state, 2);
                 ffi::lua_concat(state, 2);
@@ -50,6 +51,27 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
         }
     }
     top
+}
+
+/// `luaL_argerror` names the function as its caller called it (`'?'` when called from C, as
+/// through `pcall`): rewrites the name in a "bad argument" message at index 2 accordingly.
+unsafe fn name_function(state: *mut ffi::lua_State) {
+    let mut len = 0;
+    let p = ffi::lua_tolstring(state, 2, &mut len);
+    let msg = std::slice::from_raw_parts(p as *const u8, len);
+    if !msg.starts_with(b"bad argument #") {
+        return;
+    }
+    let Some(open) = msg.windows(5).position(|w| w == b" to '").map(|i| i + 5) else { return };
+    let Some(close) = msg[open..].windows(3).position(|w| w == b"' (").map(|i| open + i) else { return };
+    let mut ar: ffi::lua_Debug = std::mem::zeroed();
+    let mut name: &[u8] = b"?";
+    if ffi::lua_getstack(state, 0, &mut ar) != 0 && ffi::lua_getinfo(state, c"n".as_ptr(), &mut ar) != 0 && !ar.name.is_null() {
+        name = std::ffi::CStr::from_ptr(ar.name).to_bytes();
+    }
+    let renamed = [&msg[..open], name, &msg[close..]].concat();
+    ffi::lua_pushlstring(state, renamed.as_ptr().cast(), renamed.len());
+    ffi::lua_replace(state, 2);
 }
 
 /// Wraps `f` (Rust or Lua) in [`trampoline`].
