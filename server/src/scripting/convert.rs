@@ -38,6 +38,29 @@ pub fn fmt_g(n: f64, prec: usize) -> String {
     crate::util::fmt_g(n, prec)
 }
 
+/// `%.17g` as glibc prints it (`-nan` for a NaN with the sign bit, as 0/0 gives on x86).
+pub fn g17(n: f64) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan".into() } else { "nan".into() };
+    }
+    crate::util::fmt_g17(n)
+}
+
+/// A double reply (`addReplyDouble`): a bulk string in RESP2, `,` in RESP3.
+fn double_reply(out: &mut Reply, d: f64) {
+    if !d.is_nan() {
+        return out.double(d);
+    }
+    let text = g17(d);
+    if out.resp3 {
+        out.buf.extend_from_slice(b",");
+        out.buf.extend_from_slice(text.as_bytes());
+        out.buf.extend_from_slice(b"\r\n");
+    } else {
+        out.bulk(text.as_bytes());
+    }
+}
+
 /// A value `lua_isstring` accepts (a string or a number), as text.
 pub fn to_text(v: &Value) -> Option<String> {
     to_bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -69,8 +92,8 @@ pub fn args_to_argv(args: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, &'s
     for v in args {
         argv.push(match v {
             Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Value::Integer(i) => Bytes::from(crate::util::fmt_g17(i as f64)),
-            Value::Number(n) => Bytes::from(crate::util::fmt_g17(n)),
+            Value::Integer(i) => Bytes::from(g17(i as f64)),
+            Value::Number(n) => Bytes::from(g17(n)),
             _ => return Err("Lua redis lib command arguments must be strings or integers"),
         });
     }
@@ -213,8 +236,9 @@ pub fn lua_to_reply(v: &Value, out: &mut Reply, script_resp3: bool, depth: usize
     }
 }
 
+/// Redis reads the fields of a returned table raw (metatables are ignored).
 fn field(t: &Table, k: &str) -> Value {
-    t.get::<Value>(k).unwrap_or(Value::Nil)
+    t.raw_get::<Value>(k).unwrap_or(Value::Nil)
 }
 
 fn table_to_reply(t: &Table, out: &mut Reply, script_resp3: bool, depth: usize) {
@@ -227,8 +251,8 @@ fn table_to_reply(t: &Table, out: &mut Reply, script_resp3: bool, depth: usize) 
         return;
     }
     match field(t, "double") {
-        Value::Number(d) => return out.double(d),
-        Value::Integer(i) => return out.double(i as f64),
+        Value::Number(d) => return double_reply(out, d),
+        Value::Integer(i) => return double_reply(out, i as f64),
         _ => {}
     }
     if let Value::String(s) = field(t, "big_number") {
@@ -246,8 +270,9 @@ fn table_to_reply(t: &Table, out: &mut Reply, script_resp3: bool, depth: usize) 
         if let (Value::String(format), Value::String(text)) = (field(&vt, "format"), field(&vt, "string")) {
             let text = text.as_bytes();
             if out.resp3 {
-                let mut ext = format.as_bytes().to_vec();
-                ext.resize(3, 0);
+                // Three format characters, padded with spaces (a NUL ends the format).
+                let mut ext: Vec<u8> = format.as_bytes().iter().copied().take_while(|&c| c != 0).take(3).collect();
+                ext.resize(3, b' ');
                 write::header(&mut out.buf, b'=', text.len() as i64 + 4);
                 out.buf.extend_from_slice(&ext[..3]);
                 out.buf.extend_from_slice(b":");
@@ -278,7 +303,7 @@ fn table_to_reply(t: &Table, out: &mut Reply, script_resp3: bool, depth: usize) 
     }
     let mut items = Vec::new();
     loop {
-        match t.get::<Value>(items.len() + 1) {
+        match t.raw_get::<Value>(items.len() + 1) {
             Ok(Value::Nil) | Err(_) => break,
             Ok(v) => items.push(v),
         }

@@ -89,8 +89,11 @@ local cjson = {
     null = R.cjson_null,
     _NAME = 'cjson', _VERSION = '2.1.0',
 }
-local cjson_proxy
-cjson.new = function() return cjson_proxy end
+cjson.new = function()
+    local t = {}
+    for k, v in next, cjson do t[k] = v end
+    return t
+end
 
 local cmsgpack = {
     pack = R.msgpack_pack,
@@ -173,8 +176,7 @@ G.math = protect(math)
 G.string = protect(G.string)
 G.table = protect(G.table)
 G.coroutine = protect(G.coroutine)
-cjson_proxy = protect(cjson)
-G.cjson = cjson_proxy
+G.cjson = protect(cjson)
 G.cmsgpack = protect(cmsgpack)
 G.bit = protect(bit)
 G.struct = protect(struct)

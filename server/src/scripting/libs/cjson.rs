@@ -77,13 +77,7 @@ fn append_number(cfg: &Config, out: &mut Vec<u8>, v: &Value, n: f64) -> Result<(
         match cfg.encode_invalid {
             0 => return Err(exception(v, "must not be NaN or Inf")),
             1 => {
-                out.extend_from_slice(if n.is_nan() {
-                    b"NaN".as_slice()
-                } else if n < 0.0 {
-                    b"-Infinity".as_slice()
-                } else {
-                    b"Infinity".as_slice()
-                });
+                out.extend_from_slice(crate::scripting::convert::g17(n).as_bytes());
                 return Ok(());
             }
             _ => {

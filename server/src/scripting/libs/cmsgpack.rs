@@ -377,6 +377,7 @@ fn unpack_full(lua: &Lua, args: &[Value], fname: &'static str, limit: i64, offse
             Ok(v) => out.push(v),
             Err(DecodeError::Eof) => return Err(Fail::Msg("Missing bytes in input.".into())),
             Err(DecodeError::BadFormat) => return Err(Fail::Msg("Bad data format in input.".into())),
+            Err(DecodeError::Lua(mlua::Error::RuntimeError(m))) if m.starts_with("table index") => return Err(Fail::NoPos(m)),
             Err(DecodeError::Lua(e)) => return Err(Fail::Msg(e.to_string().trim_start_matches("runtime error: ").to_string())),
         }
         count += 1;

@@ -88,6 +88,8 @@ pub fn trampolined(lua: &Lua, f: Function) -> mlua::Result<Function> {
 pub enum Fail {
     /// A `luaL_error`-style message: raised as a string with the caller's position.
     Msg(String),
+    /// A string raised without a position (an error of the Lua VM itself in Redis).
+    NoPos(String),
     /// Raised as `{err="ERR <msg>"}` (the `redis` API's errors).
     Err(&'static str),
     Lua(mlua::Error),
@@ -111,6 +113,7 @@ fn finish(lua: &Lua, r: LibResult) -> mlua::Result<MultiValue> {
     match r {
         Ok(v) => Ok(v),
         Err(Fail::Msg(m)) => (Value::LightUserData(LightUserData(SENTINEL)), lua.create_string(m)?).into_lua_multi(lua),
+        Err(Fail::NoPos(m)) => (Value::LightUserData(LightUserData(SENTINEL_NOPOS)), lua.create_string(m)?).into_lua_multi(lua),
         Err(Fail::Err(m)) => raise_err(lua, m),
         Err(Fail::Lua(e)) => Err(e),
     }
