@@ -230,6 +230,14 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, sha: String, by_sha: bool, ro: bool, 
     client.nested = true;
     let caller = RefCell::new(Caller { ctx, client, buf: Reply { buf: bytes::BytesMut::new(), resp3: false }, read_only: ro || flags.no_writes, watch: watch.clone() });
     watch.begin(caller.borrow().ctx.state.config.lua_time_limit);
+    // Ends the watch even if a command panics inside the script.
+    struct EndWatch<'w>(&'w ScriptWatch);
+    impl Drop for EndWatch<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let running = EndWatch(&watch);
     let outcome = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| caller.borrow_mut().call(lua, args))?;
         let setresp = scope.create_function(|lua, args: MultiValue| caller.borrow_mut().setresp(lua, args))?;
@@ -238,7 +246,7 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, sha: String, by_sha: bool, ro: bool, 
         engine.runner.call::<(bool, Value)>(func)
     });
     let killed = watch.kill_requested();
-    watch.end();
+    drop(running);
     let _ = engine.raw.raw_set("call", Value::Nil);
     let _ = engine.raw.raw_set("setresp", Value::Nil);
     let Caller { ctx, client, .. } = caller.into_inner();
