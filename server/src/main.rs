@@ -19,6 +19,7 @@ mod net;
 mod observe;
 mod persist;
 mod pqsort;
+mod scripting;
 mod sds;
 mod server;
 mod util;
@@ -74,7 +75,7 @@ fn main() {
     let port = config.port;
     let pidfile = config.pidfile.clone();
     let pidfile_in = pidfile.clone();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_stack_size(32 << 20).enable_all().build().expect("tokio runtime");
     let code = rt.block_on(async move {
         let shared = Arc::new(Shared::new(config));
         // The dataset is loaded before the server listens, as Redis does.
@@ -175,11 +176,11 @@ fn daemonize() {
 /// expiry (at most 25% of each period) and the INFO samples.
 async fn cron(shared: Arc<Shared>) {
     loop {
-        let hz = shared.state.lock().config.hz.clamp(1, 500);
+        let hz = scripting::lock_state(&shared).await.config.hz.clamp(1, 500);
         let period = Duration::from_micros(1_000_000 / hz as u64);
         tokio::time::sleep(period).await;
         util::clock::resync();
-        let mut st = shared.state.lock();
+        let mut st = scripting::lock_state(&shared).await;
         if cmd::server::active_expire_enabled() {
             st.active_expire_cycle(period / 4);
         }

@@ -30,12 +30,17 @@ pub struct Shared {
     /// Notified once when the server must stop (SHUTDOWN, signals).
     pub shutdown: Notify,
     pub next_client_id: AtomicU64,
+    /// The running script, watched by the connections (BUSY, SCRIPT KILL) without the lock.
+    pub script_watch: std::sync::Arc<crate::scripting::ScriptWatch>,
 }
 
 impl Shared {
     pub fn new(config: Config) -> Shared {
+        let state = State::new(config);
+        let script_watch = state.scripting.watch.clone();
         Shared {
-            state: Mutex::new(State::new(config)),
+            state: Mutex::new(state),
+            script_watch,
             shutdown: Notify::new(),
             next_client_id: AtomicU64::new(1),
         }
@@ -102,6 +107,8 @@ pub struct State {
     pub evict: crate::evict::EvictState,
     /// RDB / AOF state (background child, AOF file, save outcomes).
     pub persist: crate::persist::Persist,
+    /// Lua scripting: the Lua state and the script cache.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl State {
@@ -128,6 +135,7 @@ impl State {
             latency: Latency::default(),
             evict: Default::default(),
             persist: crate::persist::Persist::default(),
+            scripting: crate::scripting::Scripting::new(),
             config,
             dbs,
             stats,

@@ -17,6 +17,7 @@ pub mod mpop;
 pub mod persist;
 pub mod pubsub;
 pub mod reply;
+pub mod script;
 pub mod server;
 pub mod set;
 pub mod slots;
@@ -129,6 +130,7 @@ fn families() -> &'static [&'static [CommandSpec]] {
         geo::COMMANDS,
         dump::COMMANDS,
         persist::COMMANDS,
+        script::COMMANDS,
     ]
 }
 
@@ -376,7 +378,7 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) ->
 
 /// Redis 7's wording: the name and the first arguments, each cut at a NUL byte and so the
 /// total stays short; bytes are echoed as they are.
-fn unknown_command(args: &[Bytes]) -> Vec<u8> {
+pub(crate) fn unknown_command(args: &[Bytes]) -> Vec<u8> {
     fn c_str(b: &[u8]) -> &[u8] {
         &b[..memchr::memchr(0, b).unwrap_or(b.len())]
     }

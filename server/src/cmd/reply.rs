@@ -95,6 +95,15 @@ impl Reply {
         }
     }
 
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub fn boolean(&mut self, b: bool) {
+        if self.resp3 {
+            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(b as i64);
+        }
+    }
+
     /// Text such as INFO output: a verbatim string (`=`) in RESP3, a bulk string in RESP2.
     pub fn verbatim(&mut self, text: &[u8]) {
         if self.resp3 {

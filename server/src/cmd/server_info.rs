@@ -152,8 +152,8 @@ fn memory(state: &State) -> String {
         "total_system_memory" => total,
         "total_system_memory_human" => bytes_to_human(total),
         // No Lua interpreter yet.
-        "used_memory_lua" => 0,
-        "used_memory_lua_human" => bytes_to_human(0),
+        "used_memory_lua" => state.scripting.used_memory(),
+        "used_memory_lua_human" => bytes_to_human(state.scripting.used_memory() as u64),
         "maxmemory" => state.config.maxmemory,
         "maxmemory_human" => bytes_to_human(state.config.maxmemory),
         "maxmemory_policy" => state.config.maxmemory_policy,

@@ -14,29 +14,44 @@ use tokio::sync::Notify;
 use crate::blocking::Unblocked;
 use crate::client::{Client, ClientInfo};
 use crate::cmd::{self, Reply};
-use crate::server::Shared;
+use crate::scripting;
+use crate::server::{Shared, State};
+use parking_lot::MutexGuard;
 use crate::util::now_ms;
 
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr, id: u64) {
     let local = stream.local_addr().unwrap_or(addr);
     let kill = Arc::new(Notify::new());
-    let (mut client, limits, mut timeout) = {
-        let mut st = shared.state.lock();
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut client = Client::new(id, addr, local, false);
+    // While a script runs past lua-time-limit, a new client is answered BUSY until it ends.
+    let (limits, mut timeout) = {
+        let mut st = loop {
+            if let Some(st) = scripting::lock_or_busy(&shared).await {
+                break st;
+            }
+            if !scripting::serve_busy(&shared, &mut stream, &mut decoder, &mut rbuf, &mut client).await {
+                return;
+            }
+        };
         let now = now_ms();
         st.clients.insert(
             id,
             ClientInfo::new(id, std::os::fd::AsRawFd::as_raw_fd(&stream), addr, local, kill.clone(), now),
         );
-        let auth = st.config.requirepass.is_none();
+        client.authenticated = st.config.requirepass.is_none();
         let limits = Limits { max_bulk_len: st.config.proto_max_bulk_len, max_multibulk_len: MAX_MULTIBULK_LEN };
-        (Client::new(id, addr, local, auth), limits, st.config.timeout)
+        (limits, st.config.timeout)
     };
-    let mut decoder = RequestDecoder::new(limits);
-    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    decoder.limits = limits;
     let mut reply = Reply::new(false);
     // One registration with the wake-up notifier, renewed only when it fires: registering
     // anew on every read would take the notifier's lock once per request.
     let mut woken = std::pin::pin!(kill.notified());
+    let mut in_bytes = 0u64;
+    // Requests read while a script kept the client from registering are run first.
+    let mut buffered = !rbuf.is_empty();
 
     'conn: loop {
         let want = decoder.wanted();
@@ -49,6 +64,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         // Subscribers wait for messages, not requests: the idle timeout does not apply to them.
         let idle_limit = if client.subscriptions > 0 { 0 } else { timeout };
         let read = async {
+            if std::mem::take(&mut buffered) {
+                return Ok(rbuf.len());
+            }
             if idle_limit > 0 {
                 match tokio::time::timeout(Duration::from_secs(idle_limit), stream.read_buf(&mut rbuf)).await {
                     Ok(r) => r,
@@ -64,7 +82,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
                 woken.set(kill.notified());
                 // Woken by another client: to be closed, or to deliver what it left us.
                 let pending = {
-                    let mut st = shared.state.lock();
+                    let mut st = scripting::lock_state(&shared).await;
                     match st.clients.get_mut(&id) {
                         Some(info) if !info.killed => std::mem::take(&mut info.outbox),
                         _ => break 'conn,
@@ -79,12 +97,26 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         if n == 0 {
             break;
         }
-        let mut fresh_input = n as u64;
+        in_bytes += n as u64;
         // Run what arrived; a huge pipeline is answered in chunks of about 1 MB.
         loop {
             let before = rbuf.len();
             let (blocked, paused);
-            (timeout, blocked, paused) = run_batch(&shared, &mut decoder, &mut rbuf, &mut client, &mut reply, std::mem::take(&mut fresh_input));
+            let ran = match scripting::lock_or_busy(&shared).await {
+                Some(mut st) => {
+                    st.stats.net_input_bytes += std::mem::take(&mut in_bytes);
+                    Some(run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply))
+                }
+                None => None,
+            };
+            let Some(ran) = ran else {
+                // A script runs past lua-time-limit: answered without the lock (BUSY).
+                if !scripting::serve_busy(&shared, &mut stream, &mut decoder, &mut rbuf, &mut client).await {
+                    break 'conn;
+                }
+                continue;
+            };
+            (timeout, blocked, paused) = ran;
             if !reply.is_empty() {
                 if stream.write_all(&reply.buf).await.is_err() {
                     break 'conn;
@@ -115,7 +147,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         }
     }
     let _ = stream.shutdown().await;
-    let mut st = shared.state.lock();
+    let mut st = scripting::lock_state(&shared).await;
     st.blocking.unblock(id);
     crate::cmd::tx::unwatch_all(&mut st, &mut client);
     st.pubsub.remove_client(id);
@@ -127,15 +159,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
 /// early when the reply grows past 1 MB or the client must be closed. Returns the idle timeout
 /// in force (CONFIG SET may have changed it, and `proto-max-bulk-len`, which is applied here).
 fn run_batch(
-    shared: &Shared,
+    mut st: MutexGuard<'_, State>,
     decoder: &mut RequestDecoder,
     rbuf: &mut BytesMut,
     client: &mut Client,
     reply: &mut Reply,
-    input_bytes: u64,
 ) -> (u64, bool, bool) {
-    let mut st = shared.state.lock();
-    st.stats.net_input_bytes += input_bytes;
     decoder.limits.max_bulk_len = st.config.proto_max_bulk_len;
     let id = client.id;
     // Messages that arrived for us go out before the replies of this batch.
@@ -209,7 +238,7 @@ async fn wait_unblocked<'k>(
     rbuf: &mut BytesMut,
 ) -> bool {
     loop {
-        let deadline = shared.state.lock().blocking.get(id).map(|b| b.deadline_ms);
+        let deadline = scripting::lock_state(shared).await.blocking.get(id).map(|b| b.deadline_ms);
         let wait = match deadline {
             Some(d) if d > 0 => Duration::from_millis((d - now_ms()).max(0) as u64),
             _ => Duration::from_secs(3600),
@@ -217,7 +246,7 @@ async fn wait_unblocked<'k>(
         tokio::select! {
             _ = woken.as_mut() => woken.set(kill.notified()),
             _ = tokio::time::sleep(wait) => {
-                let mut st = shared.state.lock();
+                let mut st = scripting::lock_state(shared).await;
                 let now = now_ms();
                 cmd::expire_blocked(&mut st, now);
             }
@@ -228,7 +257,7 @@ async fn wait_unblocked<'k>(
             },
         }
         let (pending, outcome) = {
-            let mut st = shared.state.lock();
+            let mut st = scripting::lock_state(shared).await;
             let Some(info) = st.clients.get_mut(&id) else { return false };
             if info.killed {
                 return false;

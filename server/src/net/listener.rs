@@ -65,24 +65,28 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let refusal = {
-            let mut st = shared.state.lock();
-            st.stats.total_connections += 1;
-            if st.config.tcp_keepalive > 0 {
-                let ka = socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(st.config.tcp_keepalive));
-                let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        // While a script runs the connection is accepted unchecked: it must be able to send
+        // SCRIPT KILL (the checks need the state lock the script holds).
+        let refusal = match crate::scripting::lock_unless_script(&shared).await {
+            None => None,
+            Some(mut st) => {
+                st.stats.total_connections += 1;
+                if st.config.tcp_keepalive > 0 {
+                    let ka = socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(st.config.tcp_keepalive));
+                    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+                }
+                let refusal = if st.clients.len() >= st.config.maxclients {
+                    Some(&b"-ERR max number of clients reached\r\n"[..])
+                } else if protected_mode_refuses(&st.config, &addr) {
+                    Some(PROTECTED_MODE_ERROR)
+                } else {
+                    None
+                };
+                if refusal.is_some() {
+                    st.stats.rejected_connections += 1;
+                }
+                refusal
             }
-            let refusal = if st.clients.len() >= st.config.maxclients {
-                Some(&b"-ERR max number of clients reached\r\n"[..])
-            } else if protected_mode_refuses(&st.config, &addr) {
-                Some(PROTECTED_MODE_ERROR)
-            } else {
-                None
-            };
-            if refusal.is_some() {
-                st.stats.rejected_connections += 1;
-            }
-            refusal
         };
         if let Some(msg) = refusal {
             tokio::spawn(async move {

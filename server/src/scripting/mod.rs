@@ -1,0 +1,427 @@
+//! Lua scripting: EVAL and friends, with Redis 7's Lua environment (Lua 5.1 through `mlua`).
+//!
+//! One Lua state lives in the server `State`. Scripts are compiled once into functions keyed
+//! by the SHA1 of their body (SCRIPT FLUSH drops the whole state, as Redis does). A script runs
+//! inside its client's command, under the state lock: `redis.call` runs commands through the
+//! normal dispatcher as a nested client on the caller's database and turns their RESP reply
+//! into Lua values (`convert`). What scripts see is built by `prelude.lua`; the libraries Redis
+//! bundles (cjson, cmsgpack, bit, struct) are implemented in Rust (`libs`).
+//!
+//! Replication semantics are Redis 7's: effects replication is the only mode, so writes after
+//! non-deterministic commands (RANDOMKEY, TIME, SRANDMEMBER, ...) are allowed, and
+//! `redis.replicate_commands()` / `redis.set_repl()` are accepted.
+
+mod convert;
+mod libs;
+mod rand;
+pub mod watch;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+
+pub use watch::{lock_or_busy, lock_state, lock_unless_script, serve_busy, ScriptWatch};
+
+use crate::client::Client;
+use crate::cmd::error::CmdError;
+use crate::cmd::{flags, CmdResult, CommandTable, Ctx, Reply};
+
+pub const NOSCRIPT: CmdError = CmdError::fixed("NOSCRIPT No matching script. Please use EVAL.");
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+/// The Lua hook runs every this many VM instructions (SCRIPT KILL latency).
+const HOOK_INSTRUCTIONS: u32 = 10_000;
+
+/// The scripting state kept in the server `State`.
+pub struct Scripting {
+    /// Taken out while a script runs (the script needs `&mut State` for `redis.call`).
+    engine: Option<Engine>,
+    pub watch: Arc<ScriptWatch>,
+    /// Lua memory after the last script (reported while a script runs).
+    memory: usize,
+    /// `math.random`'s generator: process-wide, kept across SCRIPT FLUSH (as in Redis 7).
+    rng: Arc<AtomicU64>,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Scripting::new()
+    }
+}
+
+impl Scripting {
+    pub fn new() -> Scripting {
+        let watch = Arc::new(ScriptWatch::default());
+        let rng = Arc::new(AtomicU64::new(rand::DEFAULT_STATE));
+        let engine = Engine::new(watch.clone(), rng.clone()).expect("creating the Lua state");
+        let memory = engine.lua.used_memory();
+        Scripting { engine: Some(engine), watch, memory, rng }
+    }
+
+    /// Bytes used by the Lua VM (INFO `used_memory_lua`, wired by the INFO module).
+    #[allow(dead_code)]
+    pub fn used_memory(&self) -> usize {
+        match &self.engine {
+            Some(e) => e.lua.used_memory(),
+            None => self.memory,
+        }
+    }
+
+    /// Number of cached scripts (INFO `number_of_cached_scripts`).
+    #[allow(dead_code)]
+    pub fn cached_scripts(&self) -> usize {
+        self.engine.as_ref().map_or(0, |e| e.scripts.len())
+    }
+
+    /// SCRIPT FLUSH: forgets every script and starts a new Lua state.
+    pub fn flush(&mut self) {
+        if let Ok(e) = Engine::new(self.watch.clone(), self.rng.clone()) {
+            self.memory = e.lua.used_memory();
+            self.engine = Some(e);
+        }
+    }
+
+    /// SCRIPT EXISTS for one SHA1 (case-insensitive).
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        self.engine.as_ref().is_some_and(|e| e.scripts.contains_key(&sha))
+    }
+
+    /// SCRIPT LOAD: compiles and caches `body`, returning its SHA1.
+    pub fn load(&mut self, body: &Bytes) -> Result<String, CmdError> {
+        let engine = self.engine_mut()?;
+        let sha = sha1hex(body);
+        if !engine.scripts.contains_key(&sha) {
+            engine.create(sha.clone(), body)?;
+        }
+        Ok(sha)
+    }
+
+    fn engine_mut(&mut self) -> Result<&mut Engine, CmdError> {
+        if self.engine.is_none() {
+            self.engine = Some(Engine::new(self.watch.clone(), self.rng.clone()).map_err(|e| CmdError::msg(format!("ERR {e}")))?);
+        }
+        Ok(self.engine.as_mut().expect("engine"))
+    }
+}
+
+/// Shebang flags (`#!lua flags=...`, Redis 7). Scripts without a shebang run in compat mode.
+#[derive(Clone, Copy, Default)]
+struct ScriptFlags {
+    compat: bool,
+    no_writes: bool,
+}
+
+struct Script {
+    func: Function,
+    flags: ScriptFlags,
+}
+
+struct Engine {
+    lua: Lua,
+    /// The real global table (KEYS and ARGV are stored there).
+    globals: Table,
+    /// What scripts see as their globals: the read-only view.
+    env: Table,
+    /// Rust functions the prelude reads at call time (`call` and `setresp` are set per run).
+    raw: Table,
+    /// Runs a function under the error handler: `(ok, value)`.
+    runner: Function,
+    scripts: HashMap<String, Script>,
+}
+
+impl Engine {
+    fn new(watch: Arc<ScriptWatch>, rng: Arc<AtomicU64>) -> mlua::Result<Engine> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
+        // SAFETY: the debug library is loaded only for the error handler, which keeps it in a
+        // local and removes it from the globals before any script runs.
+        let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::new()) };
+        let raw = lua.create_table()?;
+        raw.raw_set("sentinel", Value::LightUserData(LightUserData(libs::SENTINEL)))?;
+        raw.raw_set("sentinel_nopos", Value::LightUserData(LightUserData(libs::SENTINEL_NOPOS)))?;
+        let tramp = lua.create_function(|lua, f: Function| libs::trampolined(lua, f))?;
+        raw.raw_set("trampoline", tramp)?;
+        libs::register(&lua, &raw, rng.clone())?;
+        let globals = lua.globals();
+        let prelude = lua.load(include_str!("prelude.lua")).set_name("=redis").into_function()?;
+        let internals: Table = prelude.call((globals.clone(), raw.clone()))?;
+        let env: Table = internals.get("globals")?;
+        let runner: Function = internals.get("run")?;
+        lua.set_globals(env.clone())?;
+        let w = watch;
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS), move |_, _| {
+            if w.kill_requested() {
+                return Err(mlua::Error::runtime(KILLED));
+            }
+            w.yield_worker();
+            Ok(VmState::Continue)
+        })?;
+        Ok(Engine { lua, globals, env, raw, runner, scripts: HashMap::new() })
+    }
+
+    /// Compiles `body` as `f_<sha>` (Redis's `luaCreateFunction`).
+    fn create(&mut self, sha: String, body: &[u8]) -> Result<&Script, CmdError> {
+        let (flags, shebang_len) = parse_shebang(body)?;
+        let func = self
+            .lua
+            .load(&body[shebang_len..])
+            .set_name("@user_script")
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                CmdError::msg(sanitize(&format!("ERR Error compiling script (new function): {msg}")))
+            })?;
+        Ok(self.scripts.entry(sha).or_insert(Script { func, flags }))
+    }
+}
+
+/// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO.
+pub fn eval(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
+    if by_sha && ctx.args[1].len() != 40 {
+        return Err(NOSCRIPT);
+    }
+    let numkeys = ctx.arg_i64(2)?;
+    if numkeys > ctx.args.len() as i64 - 3 {
+        return Err(CmdError::fixed("ERR Number of keys can't be greater than number of args"));
+    }
+    if numkeys < 0 {
+        return Err(CmdError::fixed("ERR Number of keys can't be negative"));
+    }
+    let sha = if by_sha { String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase() } else { sha1hex(&ctx.args[1]) };
+    ctx.state.scripting.engine_mut()?;
+    let mut engine = ctx.state.scripting.engine.take().expect("engine");
+    let result = run(&mut engine, ctx, sha, by_sha, ro, numkeys as usize);
+    ctx.state.scripting.memory = engine.lua.used_memory();
+    ctx.state.scripting.engine = Some(engine);
+    result
+}
+
+fn run(engine: &mut Engine, ctx: &mut Ctx, sha: String, by_sha: bool, ro: bool, numkeys: usize) -> CmdResult {
+    if !engine.scripts.contains_key(&sha) {
+        if by_sha {
+            return Err(NOSCRIPT);
+        }
+        let body = ctx.args[1].clone();
+        engine.create(sha.clone(), &body)?;
+    }
+    let script = &engine.scripts[&sha];
+    let (func, flags) = (script.func.clone(), script.flags);
+    if !flags.compat && !flags.no_writes && ro {
+        return Err(CmdError::fixed("ERR Can not execute a script with write flag using *_ro command."));
+    }
+    let lua_err = |e: mlua::Error| CmdError::msg(sanitize(&format!("ERR Error running script {sha}, {e}")));
+    let lua = &engine.lua;
+    let keys = lua.create_sequence_from(ctx.args[3..3 + numkeys].iter().map(|a| lua.create_string(a)).collect::<Result<Vec<_>, _>>().map_err(lua_err)?).map_err(lua_err)?;
+    let argv = lua.create_sequence_from(ctx.args[3 + numkeys..].iter().map(|a| lua.create_string(a)).collect::<Result<Vec<_>, _>>().map_err(lua_err)?).map_err(lua_err)?;
+    engine.globals.raw_set("KEYS", keys).map_err(lua_err)?;
+    engine.globals.raw_set("ARGV", argv).map_err(lua_err)?;
+
+    let watch = ctx.state.scripting.watch.clone();
+    let mut client = Client::new(ctx.client.id, ctx.client.addr, ctx.client.local_addr, true);
+    client.db = ctx.client.db;
+    client.nested = true;
+    let caller = RefCell::new(Caller { ctx, client, buf: Reply { buf: bytes::BytesMut::new(), resp3: false }, read_only: ro || flags.no_writes, watch: watch.clone() });
+    watch.begin(caller.borrow().ctx.state.config.lua_time_limit);
+    // Ends the watch even if a command panics inside the script.
+    struct EndWatch<'w>(&'w ScriptWatch);
+    impl Drop for EndWatch<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let running = EndWatch(&watch);
+    let outcome = lua.scope(|scope| {
+        let call = scope.create_function(|lua, args: MultiValue| caller.borrow_mut().call(lua, args))?;
+        let setresp = scope.create_function(|lua, args: MultiValue| caller.borrow_mut().setresp(lua, args))?;
+        engine.raw.raw_set("call", call)?;
+        engine.raw.raw_set("setresp", setresp)?;
+        engine.runner.call::<(bool, Value)>(func)
+    });
+    let killed = watch.kill_requested();
+    drop(running);
+    let _ = engine.raw.raw_set("call", Value::Nil);
+    let _ = engine.raw.raw_set("setresp", Value::Nil);
+    let Caller { ctx, client, .. } = caller.into_inner();
+    match outcome {
+        Ok((true, value)) => {
+            convert::lua_to_reply(&value, ctx.out, client.resp3, 0);
+            Ok(())
+        }
+        Ok((false, err)) => Err(script_error(&sha, &err, killed)),
+        Err(e) => Err(lua_err(e)),
+    }
+}
+
+/// The reply for a script that raised an error: `<err> script: <sha>, on <source>:<line>.`
+fn script_error(sha: &str, err: &Value, killed: bool) -> CmdError {
+    let Value::Table(t) = err else {
+        let msg = convert::to_text(err).unwrap_or_else(|| "execution failure".into());
+        let msg: String = msg.chars().take(100).collect();
+        return CmdError::msg(sanitize(&format!("ERR Error running script {sha}, {msg}")));
+    };
+    let field = |k: &str| t.get::<Value>(k).ok().and_then(|v| convert::to_text(&v));
+    let mut msg = if killed { KILLED.to_string() } else { field("err").unwrap_or_else(|| "ERR unknown error".into()) };
+    if let (Some(source), Some(line)) = (field("source"), field("line")) {
+        msg.push_str(&format!(" script: {sha}, on {source}:{line}."));
+    }
+    CmdError::msg(sanitize(&msg))
+}
+
+/// Error replies cannot hold line breaks: Redis turns them into spaces.
+fn sanitize(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+pub fn sha1hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+/// Commands Redis 7 refuses in scripts beyond those flagged `noscript` in our table.
+fn denied_in_scripts(name: &str) -> bool {
+    matches!(
+        name,
+        "config"
+            | "quit"
+            | "reset"
+            | "shutdown"
+            | "wait"
+            | "client"
+            | "save"
+            | "bgsave"
+            | "bgrewriteaof"
+            | "monitor"
+            | "sync"
+            | "psync"
+            | "replconf"
+            | "slaveof"
+            | "replicaof"
+            | "eval"
+            | "evalsha"
+            | "eval_ro"
+            | "evalsha_ro"
+            | "script"
+    )
+}
+
+/// The state `redis.call` works with during one script run.
+struct Caller<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    /// The script's own client: selected database and protocol (`redis.setresp`).
+    client: Client,
+    buf: Reply,
+    read_only: bool,
+    watch: Arc<ScriptWatch>,
+}
+
+impl Caller<'_, '_> {
+    /// `redis.call` / `redis.pcall`: the first argument tells whether an error must be raised.
+    /// Returns the value and whether the prelude must raise it.
+    fn call(&mut self, lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
+        let mut it = args.into_iter();
+        let raise = matches!(it.next(), Some(Value::Boolean(true)));
+        let argv = match convert::args_to_argv(it) {
+            Ok(a) => a,
+            Err(msg) => return Ok((Value::Table(convert::error_table(lua, msg.as_bytes(), false)?), raise)),
+        };
+        let fail = |msg: &str| -> mlua::Result<(Value, bool)> { Ok((Value::Table(convert::error_table(lua, msg.as_bytes(), true)?), raise)) };
+        let state = &mut *self.ctx.state;
+        let table = CommandTable::get();
+        let found = if state.renamed.is_empty() {
+            table.lookup(&argv[0])
+        } else {
+            match state.renamed.get(&argv[0].to_ascii_lowercase()) {
+                Some(renamed) => *renamed,
+                None => table.lookup(&argv[0]),
+            }
+        };
+        let Some(idx) = found else {
+            return fail("Unknown Redis command called from script");
+        };
+        let spec = table.specs[idx];
+        if !spec.arity_ok(argv.len()) {
+            return fail("Wrong number of args calling Redis command from script");
+        }
+        if spec.has(flags::NOSCRIPT) || denied_in_scripts(spec.name) {
+            return fail("This Redis command is not allowed from script");
+        }
+        let writes = spec.has(flags::WRITE) || spec.name == "publish";
+        if self.read_only && writes {
+            return fail("Write commands are not allowed from read-only scripts.");
+        }
+        if spec.has(flags::WRITE) {
+            self.watch.note_write();
+        }
+        self.buf.buf.clear();
+        self.buf.resp3 = self.client.resp3;
+        crate::cmd::execute(state, &mut self.client, &argv, &mut self.buf);
+        let frame = match compat::resp::parse_frame(&self.buf.buf) {
+            Ok(Some((frame, _))) => frame,
+            _ => return fail("Internal error: could not parse the command reply"),
+        };
+        let is_error = frame.is_error();
+        let value = convert::frame_to_lua(lua, frame)?;
+        Ok((value, raise && is_error))
+    }
+
+    /// `redis.setresp(2|3)`: the protocol commands reply with for the rest of the script.
+    fn setresp(&mut self, lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+        if args.len() != 1 {
+            return libs::raise_err(lua, "redis.setresp() requires one argument.");
+        }
+        let n = lua.coerce_number(args[0].clone()).ok().flatten().unwrap_or(0.0);
+        match n as i64 as i32 {
+            2 => self.client.resp3 = false,
+            3 => self.client.resp3 = true,
+            _ => return libs::raise_err(lua, "RESP version must be 2 or 3."),
+        }
+        Ok(MultiValue::new())
+    }
+}
+
+/// Parses the `#!lua [flags=...]` line Redis 7 accepts at the start of a script. Returns the
+/// flags and the length of the line (kept out of the compiled body; its newline stays so line
+/// numbers do not move).
+fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, usize), CmdError> {
+    if !body.starts_with(b"#!") {
+        return Ok((ScriptFlags { compat: true, no_writes: false }, 0));
+    }
+    let Some(end) = memchr::memchr(b'\n', body) else {
+        return Err(CmdError::fixed("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let parts: Vec<&str> = line.split_ascii_whitespace().collect();
+    if parts.is_empty() {
+        return Err(CmdError::fixed("ERR Invalid engine in script shebang"));
+    }
+    if parts[0] != "#!lua" {
+        return Err(CmdError::msg(format!("ERR Unexpected engine in script shebang: {}", parts[0])));
+    }
+    let mut flags = ScriptFlags::default();
+    for part in &parts[1..] {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(CmdError::msg(format!("ERR Unknown lua shebang option: {part}")));
+        };
+        if list.is_empty() {
+            continue;
+        }
+        for flag in list.split(',') {
+            match flag {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => return Err(CmdError::msg(format!("ERR Unexpected flag in script shebang: {other}"))),
+            }
+        }
+    }
+    Ok((flags, end))
+}
+
+#[cfg(test)]
+mod tests;
