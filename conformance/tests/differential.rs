@@ -3,13 +3,15 @@
 //!
 //! Environment:
 //! - `DIFF_SEED`: the seed (printed on every run; random when unset).
-//! - `DIFF_COMMANDS`: commands of the mixed runs (default 20000).
+//! - `DIFF_COMMANDS`: commands of the mixed runs (default 30000).
 //! - `DIFF_FAMILY_COMMANDS`: commands per family in the per-family runs (default 2000).
 //! - `DIFF_FAMILIES`: comma-separated families to run (default all): string, keys, list, hash,
-//!   set, zset, sort, scan, connection, server, errors.
+//!   set, zset, sort, scan, connection, server, errors, bitmap, hll, geo, tx, pubsub, blocking,
+//!   eval.
 //! - `DIFF_GATE`: `auto` (default: differences fail once the candidate knows every command the
 //!   run uses), `all` (every difference fails), `none` (report only).
 //! - `DIFF_MAX_DIFFS`: differences collected per run in report mode (default 20).
+//! - `DIFF_CONTEXT`: previous steps shown with a difference (default 20).
 //!
 //! Reports go to `target/conformance/differential-<test>.txt` as well as to the test output.
 //!
@@ -71,7 +73,7 @@ fn mixed(label: &str, candidate: Kind, gate: Gate) {
         label: label.into(),
         seed,
         families: families(),
-        commands: env_num("DIFF_COMMANDS", 20_000),
+        commands: env_num("DIFF_COMMANDS", 30_000),
         reference: Kind::Redis,
         candidate,
         gate,

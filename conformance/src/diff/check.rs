@@ -254,6 +254,50 @@ fn same_number_or_bytes(a: &[u8], b: &[u8]) -> bool {
     matches!((p(a), p(b)), (Some(x), Some(y)) if x == y)
 }
 
+/// The pub/sub frames one connection received after one command, normalised where Redis's order
+/// is the order of a dict: runs of consecutive `pmessage` frames are sorted (a PUBLISH reaches a
+/// client once per matching pattern, in the order of the server's pattern dict); with
+/// `unsub_all` (UNSUBSCRIBE/PUNSUBSCRIBE without arguments, in the order of the client's dict)
+/// the channel names are taken out of the confirmations and returned sorted, while the
+/// confirmations themselves (kind, remaining count) stay in order.
+pub fn normalise_pushes(frames: &[Frame], unsub_all: bool) -> (Vec<Frame>, Vec<Vec<u8>>) {
+    let kind = |f: &Frame| items(f).and_then(|v| v.first()).and_then(bytes_of);
+    let mut out: Vec<Frame> = Vec::with_capacity(frames.len());
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < frames.len() {
+        let f = &frames[i];
+        let k = kind(f);
+        if k.as_deref() == Some(b"pmessage") {
+            let mut j = i;
+            while j < frames.len() && kind(&frames[j]).as_deref() == Some(b"pmessage") {
+                j += 1;
+            }
+            let mut run = frames[i..j].to_vec();
+            run.sort_by_key(enc);
+            out.extend(run);
+            i = j;
+            continue;
+        }
+        if unsub_all && matches!(k.as_deref(), Some(b"unsubscribe") | Some(b"punsubscribe")) {
+            let mut v = items(f).map(<[Frame]>::to_vec).unwrap_or_default();
+            if v.len() == 3 {
+                names.push(bytes_of(&v[1]).unwrap_or_default());
+                v[1] = Frame::NullBulk;
+            }
+            out.push(match f {
+                Frame::Push(_) => Frame::Push(v),
+                _ => Frame::Array(v),
+            });
+        } else {
+            out.push(f.clone());
+        }
+        i += 1;
+    }
+    names.sort();
+    (out, names)
+}
+
 /// Both random replies must have the same shape (nil / bulk / array length / error text).
 pub fn same_shape(a: &Frame, b: &Frame) -> Result<(), String> {
     let (sa, sb) = (shape(a), shape(b));
@@ -303,6 +347,22 @@ mod tests {
         let a = Frame::Map(vec![(bulk("server"), bulk("redis")), (bulk("version"), bulk("7.0.15")), (bulk("id"), Frame::Integer(3))]);
         let b = Frame::Map(vec![(bulk("server"), bulk("redis")), (bulk("version"), bulk("3.2.11")), (bulk("id"), Frame::Integer(9))]);
         assert_eq!(hello_normalised(&a), hello_normalised(&b));
+    }
+
+    #[test]
+    fn push_normalisation() {
+        let msg = |k: &str, p: &str| Frame::Push(vec![bulk(k), bulk(p), bulk("ch"), bulk("m")]);
+        let a = vec![Frame::Push(vec![bulk("message"), bulk("ch"), bulk("m")]), msg("pmessage", "*"), msg("pmessage", "c*"), Frame::Integer(2)];
+        let b = vec![a[0].clone(), a[2].clone(), a[1].clone(), a[3].clone()];
+        assert_eq!(normalise_pushes(&a, false), normalise_pushes(&b, false));
+        let c = vec![a[1].clone(), a[0].clone(), a[2].clone(), a[3].clone()];
+        assert_ne!(normalise_pushes(&a, false), normalise_pushes(&c, false));
+        let un = |ch: &str, n| Frame::Array(vec![bulk("unsubscribe"), bulk(ch), Frame::Integer(n)]);
+        let x = vec![un("a", 1), un("b", 0)];
+        let y = vec![un("b", 1), un("a", 0)];
+        assert_eq!(normalise_pushes(&x, true), normalise_pushes(&y, true));
+        assert_ne!(normalise_pushes(&x, false), normalise_pushes(&y, false));
+        assert_ne!(normalise_pushes(&x, true), normalise_pushes(&[un("a", 0), un("b", 1)], true));
     }
 
     #[test]

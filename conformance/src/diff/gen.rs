@@ -9,6 +9,10 @@
 //! byte: TTLs are long (at least 1000 s) or already expired, floats for INCRBYFLOAT are dyadic
 //! (exact in both `double` and `long double`), list/set/zset members contain no NUL byte (SORT
 //! ALPHA compares with `strcoll`, which stops at NUL).
+//!
+//! The newer families live in `gen/`: `bitmap` and `hll` (bits.rs), `geo`, `eval`, and the
+//! scenario families `tx`, `pubsub` and `blocking`, whose steps are whole scenarios over the
+//! three connections (see [`Io`]) played without other commands in between.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -17,10 +21,20 @@ use compat::resp::Frame;
 
 use super::check::{Check, RandomKind};
 
+
 /// Builds an argument vector from anything byte-like.
 macro_rules! cmd {
     ($($x:expr),* $(,)?) => { vec![$( AsRef::<[u8]>::as_ref(&$x).to_vec() ),*] };
 }
+
+mod bits;
+mod blocking;
+mod eval;
+mod geo;
+mod pubsub;
+mod tx;
+
+pub use pubsub::glob_match;
 
 /// A command family: a group of commands generated together, runnable alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,6 +50,13 @@ pub enum Family {
     Connection,
     Server,
     Errors,
+    Bitmap,
+    Hll,
+    Geo,
+    Tx,
+    PubSub,
+    Blocking,
+    Eval,
 }
 
 pub const ALL_FAMILIES: &[Family] = &[
@@ -50,6 +71,13 @@ pub const ALL_FAMILIES: &[Family] = &[
     Family::Connection,
     Family::Server,
     Family::Errors,
+    Family::Bitmap,
+    Family::Hll,
+    Family::Geo,
+    Family::Tx,
+    Family::PubSub,
+    Family::Blocking,
+    Family::Eval,
 ];
 
 impl Family {
@@ -66,6 +94,23 @@ impl Family {
             Family::Connection => "connection",
             Family::Server => "server",
             Family::Errors => "errors",
+            Family::Bitmap => "bitmap",
+            Family::Hll => "hll",
+            Family::Geo => "geo",
+            Family::Tx => "tx",
+            Family::PubSub => "pubsub",
+            Family::Blocking => "blocking",
+            Family::Eval => "eval",
+        }
+    }
+
+    /// How often the family is picked in a mixed run, relative to the others. Families whose
+    /// steps are whole scenarios of several commands are picked less often.
+    pub fn weight(self) -> u32 {
+        match self {
+            Family::Tx => 3,
+            Family::PubSub | Family::Blocking => 2,
+            _ => 10,
         }
     }
 
@@ -80,6 +125,12 @@ impl Family {
             "expiry" | "expire" => "keys",
             "config" | "info" => "server",
             "error" => "errors",
+            "bit" | "bits" | "bitmaps" | "bitfield" => "bitmap",
+            "hyperloglog" | "pf" => "hll",
+            "multi" | "transaction" | "transactions" | "watch" => "tx",
+            "pub-sub" | "pub_sub" => "pubsub",
+            "block" | "blocked" => "blocking",
+            "lua" | "script" | "scripting" => "eval",
             other => other,
         };
         ALL_FAMILIES.iter().copied().find(|f| f.name() == s)
@@ -124,6 +175,31 @@ impl Family {
             Family::Connection => &["PING", "ECHO", "SELECT", "DBSIZE", "HELLO", "FLUSHDB", "SWAPDB"],
             Family::Server => &["CONFIG", "DBSIZE", "FLUSHALL", "OBJECT"],
             Family::Errors => &["OBJECT", "CONFIG"],
+            Family::Bitmap => &[
+                "SETBIT", "GETBIT", "BITCOUNT", "BITPOS", "BITOP", "BITFIELD", "BITFIELD_RO", "GET", "SET", "APPEND", "SETRANGE",
+                "STRLEN", "DEL",
+            ],
+            Family::Hll => &[
+                "PFADD", "PFCOUNT", "PFMERGE", "PFDEBUG", "GET", "SET", "APPEND", "SETRANGE", "CONFIG", "DEL", "TYPE", "STRLEN",
+                "OBJECT",
+            ],
+            Family::Geo => &[
+                "GEOADD", "GEODIST", "GEOHASH", "GEOPOS", "GEORADIUS", "GEORADIUS_RO", "GEORADIUSBYMEMBER",
+                "GEORADIUSBYMEMBER_RO", "GEOSEARCH", "GEOSEARCHSTORE", "ZRANGE", "ZCARD", "ZREM", "ZSCORE", "DEL", "TYPE",
+            ],
+            Family::Tx => &[
+                "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SELECT", "FLUSHDB", "FLUSHALL", "SWAPDB", "SET", "GET", "DEL",
+                "EXISTS", "PEXPIRE",
+            ],
+            Family::PubSub => &[
+                "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE", "PUBLISH", "PUBSUB", "PING", "HELLO", "ECHO", "GET",
+            ],
+            Family::Blocking => &[
+                "BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "LPUSH", "RPUSH", "LMOVE",
+                "RPOPLPUSH", "RENAME", "COPY", "ZADD", "ZUNIONSTORE", "ZRANGESTORE", "DEL", "SET", "LRANGE", "ZRANGE", "MULTI",
+                "EXEC", "SELECT", "LPOP", "ZPOPMIN", "TYPE",
+            ],
+            Family::Eval => &["EVAL", "EVALSHA", "SCRIPT", "SET", "DEL"],
         }
     }
 
@@ -137,19 +213,131 @@ impl Family {
             Family::Connection => &[Family::String, Family::List, Family::Hash],
             Family::Server => &[Family::Hash, Family::Set, Family::ZSet],
             Family::Errors => &[Family::String, Family::List, Family::Hash, Family::Set, Family::ZSet],
+            Family::Bitmap | Family::Hll => &[Family::String],
+            Family::Tx => &[Family::String, Family::Keys, Family::List, Family::Hash, Family::Set, Family::ZSet],
+            Family::Eval => &[Family::String, Family::List, Family::Hash, Family::Set, Family::ZSet],
             _ => &[],
         }
     }
 }
 
-/// One generated command.
+/// One generated step: usually a command sent and its reply compared; the scenario families
+/// (tx, pubsub, blocking) also send without reading, read later, and wait.
 #[derive(Debug, Clone)]
 pub struct Cmd {
     pub family: Family,
     /// Which connection pair runs it.
     pub conn: usize,
+    /// The command (for [`Io::Read`], the command whose reply is read; empty for waits).
     pub args: Vec<Vec<u8>>,
     pub check: Check,
+    pub io: Io,
+}
+
+/// What the engine does with a [`Cmd`] on both servers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Io {
+    /// Send the command and read one reply on the same connection.
+    Call,
+    /// Send the command without reading: its reply comes later (a blocked client) and is read
+    /// by an [`Io::Read`].
+    Send,
+    /// Send nothing; read one reply on the connection, waiting at most this many ms.
+    Read { wait_ms: u64 },
+    /// Send the command, then read the given number of frames from each connection, in this
+    /// order (pub/sub: the sender's replies and the messages pushed to subscribers).
+    Frames(Vec<FrameRead>),
+    /// Send nothing; wait until the server counts this many blocked clients (INFO clients).
+    WaitBlocked(usize),
+    /// Sleep this many ms (once, not per server).
+    Sleep(u64),
+}
+
+/// Frames expected on one connection after a command of [`Io::Frames`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRead {
+    pub conn: usize,
+    pub n: usize,
+    /// The frames are the confirmations of an UNSUBSCRIBE/PUNSUBSCRIBE without arguments,
+    /// which Redis sends in the order of its channel dict: the channel names are compared as
+    /// a set, the rest in order.
+    pub unsub_all: bool,
+}
+
+impl Cmd {
+    /// Whether the engine sends the command (counted as a command of the run).
+    pub fn sends(&self) -> bool {
+        matches!(self.io, Io::Call | Io::Send | Io::Frames(_))
+    }
+
+    /// The step for reports.
+    pub fn describe(&self) -> String {
+        let a = crate::render::args(&self.args);
+        match &self.io {
+            Io::Call => a,
+            Io::Send => format!("{a}   (sent; reply read later)"),
+            Io::Read { wait_ms } => format!("(read the reply of) {a}   (wait <= {wait_ms} ms)"),
+            Io::Frames(r) => {
+                let reads: Vec<String> = r.iter().map(|f| format!("c{}:{}{}", f.conn, f.n, if f.unsub_all { "*" } else { "" })).collect();
+                format!("{a}   (then frames {})", reads.join(" "))
+            }
+            Io::WaitBlocked(n) => format!("(wait until blocked_clients = {n})"),
+            Io::Sleep(ms) => format!("(sleep {ms} ms)"),
+        }
+    }
+}
+
+/// A scenario under construction: steps on several connections, played in order.
+struct Sc {
+    family: Family,
+    cmds: Vec<Cmd>,
+}
+
+impl Sc {
+    fn new(family: Family) -> Sc {
+        Sc { family, cmds: Vec::new() }
+    }
+
+    fn push(&mut self, conn: usize, args: Vec<Vec<u8>>, check: Check, io: Io) {
+        self.cmds.push(Cmd { family: self.family, conn, args, check, io });
+    }
+
+    fn call(&mut self, conn: usize, args: Vec<Vec<u8>>, check: Check) {
+        self.push(conn, args, check, Io::Call);
+    }
+
+    fn exact(&mut self, conn: usize, args: Vec<Vec<u8>>) {
+        self.push(conn, args, Check::Exact, Io::Call);
+    }
+
+    /// A command generated by another family (keeps that family's name in reports).
+    fn foreign(&mut self, family: Family, conn: usize, args: Vec<Vec<u8>>, check: Check) {
+        self.cmds.push(Cmd { family, conn, args, check, io: Io::Call });
+    }
+
+    fn send(&mut self, conn: usize, args: Vec<Vec<u8>>) {
+        self.push(conn, args, Check::Exact, Io::Send);
+    }
+
+    fn read(&mut self, conn: usize, args: Vec<Vec<u8>>, wait_ms: u64) {
+        self.push(conn, args, Check::Exact, Io::Read { wait_ms });
+    }
+
+    fn frames(&mut self, conn: usize, args: Vec<Vec<u8>>, reads: Vec<FrameRead>) {
+        self.push(conn, args, Check::Exact, Io::Frames(reads));
+    }
+
+    fn wait_blocked(&mut self, n: usize) {
+        self.push(0, Vec::new(), Check::Exact, Io::WaitBlocked(n));
+    }
+
+    fn sleep(&mut self, ms: u64) {
+        self.push(0, Vec::new(), Check::Exact, Io::Sleep(ms));
+    }
+
+    fn done(self) -> Vec<Cmd> {
+        self.cmds
+    }
 }
 
 /// Read-only access to the reference server, for commands whose arguments depend on the state
@@ -184,6 +372,11 @@ enum Pool {
 pub struct Gen {
     rng: StdRng,
     families: Vec<Family>,
+    /// The rest of a scenario being played (tx, pubsub, blocking): drained before another
+    /// family gets a turn, so scenarios never interleave with other commands.
+    pending: std::collections::VecDeque<Cmd>,
+    /// Scripts of `conformance/fixtures/eval_corpus.txt`, when the file exists.
+    eval_corpus: Vec<String>,
     /// Unix seconds when the run started; absolute expiry times are `now + 1000k + 500`, relative
     /// ones `1000k`, so GT/LT comparisons between them never depend on timing.
     now: i64,
@@ -192,7 +385,23 @@ pub struct Gen {
 impl Gen {
     pub fn new(seed: u64, families: &[Family], now_secs: i64) -> Gen {
         assert!(!families.is_empty());
-        Gen { rng: StdRng::seed_from_u64(seed), families: families.to_vec(), now: now_secs }
+        Gen {
+            rng: StdRng::seed_from_u64(seed),
+            families: families.to_vec(),
+            pending: Default::default(),
+            eval_corpus: eval::load_corpus(),
+            now: now_secs,
+        }
+    }
+
+    /// True while a scenario has steps left.
+    pub fn in_scenario(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Drops the rest of the current scenario (the servers were restarted).
+    pub fn abort_scenario(&mut self) {
+        self.pending.clear();
     }
 
     /// Which connection pairs start in RESP3 (pair 1 always, pair 2 half of the time).
@@ -201,10 +410,28 @@ impl Gen {
     }
 
     pub fn next(&mut self, peek: &mut dyn Peek) -> Cmd {
-        let family = self.families[self.rng.random_range(0..self.families.len())];
+        if let Some(c) = self.pending.pop_front() {
+            return c;
+        }
+        let weights: Vec<u32> = self.families.iter().map(|f| f.weight()).collect();
+        let i = self.weighted(&weights);
+        let family = self.families[i];
+        let scenario = match family {
+            Family::Tx => Some(self.tx_scenario(peek)),
+            Family::PubSub => Some(self.pubsub_scenario()),
+            Family::Blocking => Some(self.blocking_scenario()),
+            Family::Eval if self.chance(0.1) => Some(self.eval_scenario()),
+            _ => None,
+        };
+        if let Some(s) = scenario {
+            self.pending.extend(s);
+            if let Some(c) = self.pending.pop_front() {
+                return c;
+            }
+        }
         let conn = self.rng.random_range(0..CONNS);
         let (args, check) = self.family(family, conn, peek);
-        Cmd { family, conn, args, check }
+        Cmd { family, conn, args, check, io: Io::Call }
     }
 
     fn family(&mut self, f: Family, conn: usize, peek: &mut dyn Peek) -> (Vec<Vec<u8>>, Check) {
@@ -220,6 +447,13 @@ impl Gen {
             Family::Connection => self.connection(conn, peek),
             Family::Server => self.server(conn, peek),
             Family::Errors => self.errors(),
+            Family::Bitmap => self.bitmap(),
+            Family::Hll => self.hll(),
+            Family::Geo => self.geo(),
+            Family::Eval => self.eval(conn, peek),
+            // Scenario families have no single commands: a command of a data family instead
+            // (only reached through `setup`, which never picks them).
+            Family::Tx | Family::PubSub | Family::Blocking => self.string(conn, peek),
         }
     }
 
@@ -237,6 +471,10 @@ impl Gen {
 
     fn int(&mut self, lo: i64, hi: i64) -> i64 {
         self.rng.random_range(lo..=hi)
+    }
+
+    fn pick_vec(&mut self, xs: &[Vec<u8>]) -> Vec<u8> {
+        xs[self.rng.random_range(0..xs.len())].clone()
     }
 
     fn pick<T: Copy>(&mut self, xs: &[T]) -> T {

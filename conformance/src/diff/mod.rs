@@ -7,7 +7,7 @@ pub mod gen;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use compat::resp::Frame;
@@ -16,12 +16,14 @@ use crate::client::{Conn, ConnError, Reply};
 use crate::render;
 use crate::server::{Kind, Server};
 use check::{Check, RandomKind};
-pub use gen::{Cmd, Family, Gen, Peek, ALL_FAMILIES};
+pub use gen::{Cmd, Family, FrameRead, Gen, Io, Peek, ALL_FAMILIES};
 
 /// One server with its connection pairs.
 pub struct Side {
     pub server: Server,
     pub conns: Vec<Conn>,
+    /// A connection of the engine's own (INFO for the blocked-clients wait).
+    ctl: Conn,
 }
 
 impl Side {
@@ -41,17 +43,82 @@ impl Side {
             }
             conns.push(c);
         }
-        Ok(Side { server, conns })
+        let ctl = server.connect()?;
+        Ok(Side { server, conns, ctl })
     }
 
     fn call(&mut self, conn: usize, args: &[Vec<u8>]) -> Result<Reply, ConnError> {
         self.conns[conn].call(args)
     }
 
+    /// Reads one reply, waiting at most `wait`.
+    fn read_within(&mut self, conn: usize, wait: Duration) -> Result<Reply, ConnError> {
+        let c = &mut self.conns[conn];
+        let old = c.timeout();
+        c.set_timeout(wait);
+        let r = c.read();
+        c.set_timeout(old);
+        r
+    }
+
+    /// Sends `args` on `conn`, then reads the frames of every read in turn. After each read,
+    /// bytes already received beyond the expected frames are an error.
+    fn frames(&mut self, conn: usize, args: &[Vec<u8>], reads: &[FrameRead]) -> Result<Received, (Received, String)> {
+        let mut got: Received = Vec::new();
+        if let Err(e) = self.conns[conn].send(args) {
+            return Err((got, format!("send: {e}")));
+        }
+        for r in reads {
+            let mut frames = Vec::new();
+            for i in 0..r.n {
+                match self.read_within(r.conn, FRAME_WAIT) {
+                    Ok(f) => frames.push(f),
+                    Err(e) => {
+                        got.push(frames);
+                        return Err((got, format!("c{}: frame {} of {}: {e}", r.conn, i + 1, r.n)));
+                    }
+                }
+            }
+            got.push(frames);
+            let extra = self.conns[r.conn].pending();
+            if !extra.is_empty() {
+                let shown = render::raw(extra, 200);
+                return Err((got, format!("c{}: more than {} frame(s) received: {shown}", r.conn, r.n)));
+            }
+        }
+        Ok(got)
+    }
+
+    /// Waits until INFO clients reports `n` blocked clients (at most [`BLOCKED_WAIT`]).
+    fn wait_blocked(&mut self, n: usize) -> Result<(), String> {
+        let deadline = Instant::now() + BLOCKED_WAIT;
+        let mut last = String::from("?");
+        loop {
+            let r = self.ctl.call(&["INFO", "clients"]).map_err(|e| format!("INFO clients: {e}"))?;
+            let text = check::bytes_of(&r.frame).unwrap_or_default();
+            let text = String::from_utf8_lossy(&text).into_owned();
+            if let Some(v) = text.lines().find_map(|l| l.strip_prefix("blocked_clients:")) {
+                last = v.trim().to_string();
+                if last == n.to_string() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("blocked_clients is {last}, expected {n} (waited {BLOCKED_WAIT:?})"));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn frame(&mut self, conn: usize, args: &[Vec<u8>]) -> Result<Frame, String> {
         self.call(conn, args).map(|r| r.frame).map_err(|e| format!("{}: {e}", render::args(args)))
     }
 }
+
+/// How long a frame expected after a command may take to arrive.
+const FRAME_WAIT: Duration = Duration::from_secs(3);
+/// How long the clients of a blocking scenario may take to block.
+const BLOCKED_WAIT: Duration = Duration::from_secs(5);
 
 /// Peeks go to the reference server on the connection the command will use (same DB).
 struct PeekRef<'a>(&'a mut Side);
@@ -151,6 +218,8 @@ pub struct Outcome {
     pub gated: bool,
     /// Commands the candidate does not know (answers "unknown command").
     pub missing: Vec<String>,
+    /// Families left out of a mixed run because the candidate does not know their commands.
+    pub left_out: Vec<String>,
     pub per_command: BTreeMap<String, usize>,
     /// How many of those the reference answered with an error.
     pub per_command_errors: BTreeMap<String, usize>,
@@ -200,6 +269,9 @@ impl Outcome {
         if !self.missing.is_empty() {
             let _ = writeln!(s, "  unknown to the candidate: {}", self.missing.join(" "));
         }
+        if !self.left_out.is_empty() {
+            let _ = writeln!(s, "  left out of this mixed run (unknown commands): {}", self.left_out.join(" "));
+        }
         let checks: Vec<String> = self.per_check.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(s, "  comparisons: {}", checks.join(" "));
         for (name, (n, first)) in self.by_command() {
@@ -244,6 +316,11 @@ fn now_secs() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// Families of `families` whose commands (set-up included) the server knows.
+fn known_families(families: &[Family], missing: &[String]) -> Vec<Family> {
+    families.iter().copied().filter(|f| needed_commands(&[*f]).iter().all(|c| !missing.contains(c))).collect()
+}
+
 /// Runs the generated commands against both servers and compares every reply.
 pub fn run(opts: &Options) -> Result<Outcome> {
     let started = Instant::now();
@@ -254,31 +331,52 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let needed = needed_commands(&opts.families);
     let missing_ref = missing_commands(a.server.port(), &needed)?;
     anyhow::ensure!(missing_ref.is_empty(), "the reference server does not know {missing_ref:?}: fix the generator's lists");
-    let missing = missing_commands(b.server.port(), &needed)?;
+    let mut missing = missing_commands(b.server.port(), &needed)?;
+    // A mixed run leaves out the families whose commands the candidate does not know yet (they
+    // report on their own in the per-family run), so it stays gated on everything else.
+    let mut left_out = Vec::new();
+    let mut families = opts.families.clone();
+    if opts.gate != Gate::All && families.len() > 1 && !missing.is_empty() {
+        let known = known_families(&families, &missing);
+        if !known.is_empty() {
+            left_out = families.iter().filter(|f| !known.contains(f)).map(|f| f.name().to_string()).collect();
+            families = known;
+            gen = Gen::new(opts.seed, &families, now_secs());
+            let _ = gen.resp3_conns();
+            let still = needed_commands(&families);
+            missing.retain(|m| still.contains(m));
+        }
+    }
     let gated = match opts.gate {
         Gate::All => true,
         Gate::None => false,
         Gate::Auto => missing.is_empty(),
     };
-    // The probe ran commands such as FLUSHDB on fresh servers: harmless, but start clean anyway.
-    let mut out = Outcome { label: opts.label.clone(), seed: opts.seed, gated, missing, ..Default::default() };
+    let mut out = Outcome { label: opts.label.clone(), seed: opts.seed, gated, missing, left_out, ..Default::default() };
     let mut history: VecDeque<String> = VecDeque::new();
     let checked: BTreeSet<String> = needed;
-    for index in 0..opts.commands {
+    let mut index = 0usize;
+    while out.executed < opts.commands || gen.in_scenario() {
         let cmd = gen.next(&mut PeekRef(&mut a));
-        let name = String::from_utf8_lossy(&cmd.args[0]).to_ascii_uppercase();
-        if cmd.family != Family::Errors {
-            assert!(checked.contains(&name), "generator bug: {name} is not listed among the commands of {:?}", cmd.family);
+        let sends = cmd.sends();
+        let name = match cmd.args.first() {
+            Some(n) => String::from_utf8_lossy(n).to_ascii_uppercase(),
+            None => String::new(),
+        };
+        if sends {
+            if cmd.family != Family::Errors {
+                assert!(checked.contains(&name), "generator bug: {name} is not listed among the commands of {:?}", cmd.family);
+            }
+            *out.per_command.entry(name.clone()).or_default() += 1;
+            *out.per_check.entry(cmd.check.kind()).or_default() += 1;
+            out.executed += 1;
         }
-        *out.per_command.entry(name.clone()).or_default() += 1;
-        *out.per_check.entry(cmd.check.kind()).or_default() += 1;
-        out.executed += 1;
         match exec(&mut a, &mut b, &cmd) {
             Ok((shown, was_error)) => {
-                if was_error {
+                if was_error && sends {
                     *out.per_command_errors.entry(name.clone()).or_default() += 1;
                 }
-                history.push_back(format!("#{index} [{} c{}] {} -> {shown}", cmd.family.name(), cmd.conn, render::args(&cmd.args)));
+                history.push_back(format!("#{index} [{} c{}] {} -> {shown}", cmd.family.name(), cmd.conn, cmd.describe()));
                 if history.len() > opts.context {
                     history.pop_front();
                 }
@@ -292,6 +390,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
                     break;
                 }
                 // Start over from empty servers so the next difference is a fresh one.
+                gen.abort_scenario();
                 drop(a);
                 drop(b);
                 a = Side::start(opts.reference, &resp3)?;
@@ -300,6 +399,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
                 history.clear();
             }
         }
+        index += 1;
     }
     out.secs = started.elapsed().as_secs_f64();
     Ok(out)
@@ -312,29 +412,62 @@ fn shown_reply(r: &Result<Reply, ConnError>) -> (String, String) {
     }
 }
 
-/// Runs one command on both sides and compares. Ok carries the reference reply for context.
+fn mismatch(cmd: &Cmd, why: String, reference: (String, String), candidate: (String, String)) -> Box<Mismatch> {
+    Box::new(Mismatch {
+        seed: 0,
+        index: 0,
+        family: cmd.family,
+        conn: cmd.conn,
+        command: cmd.describe(),
+        name: match cmd.args.first() {
+            Some(n) => render::arg(&n.to_ascii_uppercase()),
+            None => match cmd.io {
+                Io::WaitBlocked(_) => "(wait-blocked)".into(),
+                _ => "(step)".into(),
+            },
+        },
+        why,
+        reference: reference.0,
+        candidate: candidate.0,
+        reference_raw: reference.1,
+        candidate_raw: candidate.1,
+        context: Vec::new(),
+    })
+}
+
+/// Runs one step on both sides and compares. Ok carries the reference reply for context.
 fn exec(a: &mut Side, b: &mut Side, cmd: &Cmd) -> Result<(String, bool), Box<Mismatch>> {
     let c = cmd.conn;
-    let ra = a.call(c, &cmd.args);
-    let rb = b.call(c, &cmd.args);
-    let fail = |why: String, ra: &Result<Reply, ConnError>, rb: &Result<Reply, ConnError>| {
-        let (reference, reference_raw) = shown_reply(ra);
-        let (candidate, candidate_raw) = shown_reply(rb);
-        Box::new(Mismatch {
-            seed: 0,
-            index: 0,
-            family: cmd.family,
-            conn: c,
-            command: render::args(&cmd.args),
-            name: render::arg(&cmd.args[0].to_ascii_uppercase()),
-            why,
-            reference,
-            candidate,
-            reference_raw,
-            candidate_raw,
-            context: Vec::new(),
-        })
+    let (ra, rb) = match &cmd.io {
+        Io::Call => (a.call(c, &cmd.args), b.call(c, &cmd.args)),
+        Io::Send => {
+            let sa = a.conns[c].send(&cmd.args);
+            let sb = b.conns[c].send(&cmd.args);
+            return match (sa, sb) {
+                (Ok(()), Ok(())) => Ok(("(sent)".into(), false)),
+                (Err(e), _) => Err(mismatch(cmd, format!("reference failed: {e}"), Default::default(), Default::default())),
+                (_, Err(e)) => Err(mismatch(cmd, format!("candidate failed: {e}"), Default::default(), Default::default())),
+            };
+        }
+        Io::Read { wait_ms } => {
+            let wait = std::time::Duration::from_millis(*wait_ms);
+            (a.read_within(c, wait), b.read_within(c, wait))
+        }
+        Io::Frames(reads) => return exec_frames(a, b, cmd, reads),
+        Io::WaitBlocked(n) => {
+            let (wa, wb) = (a.wait_blocked(*n), b.wait_blocked(*n));
+            return match (wa, wb) {
+                (Ok(()), Ok(())) => Ok((format!("blocked_clients:{n}"), false)),
+                (Err(e), wb) => Err(mismatch(cmd, format!("reference: {e}"), (e.clone(), String::new()), (format!("{wb:?}"), String::new()))),
+                (Ok(()), Err(e)) => Err(mismatch(cmd, format!("candidate: {e}"), (format!("blocked_clients:{n}"), String::new()), (e, String::new()))),
+            };
+        }
+        Io::Sleep(ms) => {
+            std::thread::sleep(std::time::Duration::from_millis(*ms));
+            return Ok((String::new(), false));
+        }
     };
+    let fail = |why: String, ra: &Result<Reply, ConnError>, rb: &Result<Reply, ConnError>| mismatch(cmd, why, shown_reply(ra), shown_reply(rb));
     let (Ok(x), Ok(y)) = (&ra, &rb) else {
         let why = match (&ra, &rb) {
             (Err(e), _) => format!("reference failed: {e}"),
@@ -349,6 +482,57 @@ fn exec(a: &mut Side, b: &mut Side, cmd: &Cmd) -> Result<(String, bool), Box<Mis
         Ok(()) => Ok((shown, x.is_error())),
         Err(why) => Err(fail(why, &ra, &rb)),
     }
+}
+
+/// The frames one side received after a command of [`Io::Frames`], per read.
+type Received = Vec<Vec<Reply>>;
+
+fn show_received(reads: &[FrameRead], got: &Result<Received, (Received, String)>) -> (String, String) {
+    let (groups, err) = match got {
+        Ok(g) => (g, None),
+        Err((g, e)) => (g, Some(e)),
+    };
+    let mut shown = Vec::new();
+    let mut raw = Vec::new();
+    for (r, frames) in reads.iter().zip(groups) {
+        let f: Vec<String> = frames.iter().map(|x| render::frame(&x.frame)).collect();
+        shown.push(format!("c{}: [{}]", r.conn, f.join(", ")));
+        let bytes: Vec<u8> = frames.iter().flat_map(|x| x.raw.iter().copied()).collect();
+        raw.push(format!("c{}: {}", r.conn, render::raw(&bytes, 400)));
+    }
+    let mut s = shown.join(" | ");
+    if let Some(e) = err {
+        s.push_str(&format!(" <{e}>"));
+    }
+    (s, raw.join(" | "))
+}
+
+/// Sends the command of an [`Io::Frames`] step, reads every expected frame, and compares the
+/// frames of each connection (exactly, or with the pub/sub normalisation).
+fn exec_frames(a: &mut Side, b: &mut Side, cmd: &Cmd, reads: &[FrameRead]) -> Result<(String, bool), Box<Mismatch>> {
+    let ga = a.frames(cmd.conn, &cmd.args, reads);
+    let gb = b.frames(cmd.conn, &cmd.args, reads);
+    let fail = |why: String| mismatch(cmd, why, show_received(reads, &ga), show_received(reads, &gb));
+    let (x, y) = match (&ga, &gb) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err((_, e)), _) => return Err(fail(format!("reference failed: {e}"))),
+        (_, Err((_, e))) => return Err(fail(format!("candidate failed: {e}"))),
+    };
+    for ((r, fx), fy) in reads.iter().zip(x).zip(y) {
+        let raw_x: Vec<u8> = fx.iter().flat_map(|f| f.raw.iter().copied()).collect();
+        let raw_y: Vec<u8> = fy.iter().flat_map(|f| f.raw.iter().copied()).collect();
+        if raw_x == raw_y {
+            continue;
+        }
+        let nx = check::normalise_pushes(&fx.iter().map(|f| f.frame.clone()).collect::<Vec<_>>(), r.unsub_all);
+        let ny = check::normalise_pushes(&fy.iter().map(|f| f.frame.clone()).collect::<Vec<_>>(), r.unsub_all);
+        if nx != ny {
+            return Err(fail(format!("frames on c{} differ", r.conn)));
+        }
+    }
+    let shown = show_received(reads, &ga).0;
+    let err = x.first().and_then(|g| g.last()).is_some_and(|f| f.is_error());
+    Ok((shown, err))
 }
 
 fn exact(x: &Reply, y: &Reply) -> Result<(), String> {
