@@ -7,6 +7,15 @@ use bytes::Bytes;
 
 use crate::util::glob_match;
 
+/// Pattern matching for channels. Redis's matcher never matches an empty string against a
+/// non-empty pattern (not even `*`), so a message on the empty channel reaches no pattern.
+fn channel_matches(pattern: &[u8], channel: &[u8]) -> bool {
+    if channel.is_empty() {
+        return pattern.is_empty();
+    }
+    glob_match(pattern, channel, false)
+}
+
 /// Channel and pattern subscriptions of every client.
 #[derive(Default)]
 pub struct PubSub {
@@ -122,7 +131,7 @@ impl PubSub {
             out.extend(set.iter().map(|&client| Delivery::Message { client, channel, payload }));
         }
         for (pattern, set) in &self.patterns {
-            if glob_match(pattern, channel, false) {
+            if channel_matches(pattern, channel) {
                 out.extend(set.iter().map(|&client| Delivery::PMessage { client, pattern: pattern.clone(), channel, payload }));
             }
         }
@@ -131,7 +140,7 @@ impl PubSub {
 
     /// Active channels (with at least one subscriber), optionally filtered by a glob.
     pub fn active_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let mut v: Vec<Bytes> = self.channels.keys().filter(|c| pattern.is_none_or(|p| glob_match(p, c, false))).cloned().collect();
+        let mut v: Vec<Bytes> = self.channels.keys().filter(|c| pattern.is_none_or(|p| channel_matches(p, c))).cloned().collect();
         v.sort();
         v
     }

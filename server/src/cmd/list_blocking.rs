@@ -54,6 +54,8 @@ fn bmove(ctx: &mut Ctx, from_left: bool, to_left: bool, timeout: i64) -> CmdResu
     let args = ctx.args;
     match list_move(ctx, &args[1], &args[2], from_left, to_left)? {
         Some(v) => ctx.out.bulk(&v),
+        // Inside MULTI/EXEC or a script these answer a null bulk at once, as Redis does.
+        None if ctx.client.nested => ctx.out.null(),
         None => ctx.block(vec![args[1].clone()], timeout),
     }
     Ok(())

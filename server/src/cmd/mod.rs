@@ -22,6 +22,7 @@ pub mod server;
 pub mod set;
 pub mod slots;
 pub mod string;
+mod subcommands;
 pub mod tx;
 pub mod zset;
 pub mod zset_blocking;
@@ -180,7 +181,16 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
         return;
     };
     let spec = table.specs[idx];
-    if let Err(e) = admit(state, client, spec, args.len()) {
+    let checked = subcommands::check(spec.name, args).map_err(CmdError::msg);
+    if let Err(e) = checked.and_then(|full| admit(state, client, spec, args.len(), full.as_deref())) {
+        if spec.name == "exec" && client.multi.is_some() {
+            // EXEC itself rejected inside MULTI: the transaction is discarded.
+            client.multi = None;
+            tx::unwatch_all(state, client);
+            let why = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
+            out.error(&format!("EXECABORT Transaction discarded because of: {why}"));
+            return;
+        }
         tx::flag_error(client);
         out.error(&e.0);
         return;
@@ -314,7 +324,19 @@ pub fn serve_blocked(state: &mut State) {
                     break;
                 }
                 let Some(b) = state.blocking.get(id) else { continue };
-                let (args, resp3) = (b.args.clone(), b.resp3);
+                let resp3 = b.resp3;
+                // Served for this key only (Redis serves keys in the order they became ready),
+                // and only when the key holds the type the command waits for.
+                let (wants_zset, args) = retarget(&b.args, &key);
+                let Some(entry) = state.dbs[db].get(&key) else { break };
+                let fits = match &entry.value {
+                    crate::db::Value::List(_) => !wants_zset,
+                    crate::db::Value::ZSet(_) => wants_zset,
+                    _ => false,
+                };
+                if !fits {
+                    continue;
+                }
                 let Some(info) = state.clients.get(&id) else { continue };
                 let mut tmp = Client::new(id, info.addr, info.local_addr, true);
                 tmp.db = db;
@@ -338,6 +360,26 @@ pub fn serve_blocked(state: &mut State) {
     state.serving_blocked = false;
 }
 
+/// The blocked command rewritten to wait on `key` alone, and whether it pops from a sorted set.
+fn retarget(args: &[Bytes], key: &Bytes) -> (bool, Vec<Bytes>) {
+    let name = args[0].to_ascii_lowercase();
+    let zset = name.starts_with(b"bz");
+    let v = match name.as_slice() {
+        b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" if args.len() >= 3 => {
+            vec![args[0].clone(), key.clone(), args[args.len() - 1].clone()]
+        }
+        b"blmpop" | b"bzmpop" if args.len() >= 4 => {
+            let numkeys = crate::util::parse_i64(&args[2]).unwrap_or(0).max(0) as usize;
+            let rest = (3 + numkeys).min(args.len());
+            let mut v = vec![args[0].clone(), args[1].clone(), Bytes::from_static(b"1"), key.clone()];
+            v.extend_from_slice(&args[rest..]);
+            v
+        }
+        _ => args.to_vec(),
+    };
+    (zset, v)
+}
+
 /// Ends the wait of blocked clients whose timeout passed (called by the cron and by the
 /// clients' own timers).
 pub fn expire_blocked(state: &mut State, now_ms: i64) {
@@ -351,7 +393,7 @@ pub fn expire_blocked(state: &mut State, now_ms: i64) {
 }
 
 /// The checks Redis makes before running (or queuing) a command, in its order.
-fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) -> CmdResult {
+fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize, full_name: Option<&str>) -> CmdResult {
     if !spec.arity_ok(argc) {
         return Err(error::wrong_arity(spec.name));
     }
@@ -370,7 +412,7 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) ->
     if client.subscriptions > 0 && !client.resp3 && !pubsub::allowed_while_subscribed(spec.name) {
         return Err(CmdError::msg(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            spec.name
+            full_name.unwrap_or(spec.name)
         )));
     }
     Ok(())

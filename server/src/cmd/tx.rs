@@ -13,7 +13,7 @@ use crate::server::State;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), multi),
-    CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_MONITOR, (0, 0, 0), exec),
+    CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE, (0, 0, 0), exec),
     CommandSpec::new("discard", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), discard),
     CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST, (1, -1, 1), watch),
     CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), unwatch),
