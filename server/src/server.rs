@@ -102,6 +102,8 @@ pub struct State {
     pub evict: crate::evict::EvictState,
     /// RDB / AOF state (background child, AOF file, save outcomes).
     pub persist: crate::persist::Persist,
+    /// Replication (master and replica side).
+    pub repl: crate::repl::Repl,
 }
 
 impl State {
@@ -128,6 +130,7 @@ impl State {
             latency: Latency::default(),
             evict: Default::default(),
             persist: crate::persist::Persist::default(),
+            repl: Default::default(),
             config,
             dbs,
             stats,
@@ -341,7 +344,11 @@ impl State {
 impl State {
     /// `master` or `slave`, as ROLE, HELLO and INFO report it.
     pub fn role_name(&self) -> &'static str {
-        "master"
+        if self.config.replicaof.is_some() {
+            "slave"
+        } else {
+            "master"
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod list_blocking;
 pub mod mpop;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod reply;
 pub mod server;
 pub mod set;
@@ -129,6 +130,7 @@ fn families() -> &'static [&'static [CommandSpec]] {
         geo::COMMANDS,
         dump::COMMANDS,
         persist::COMMANDS,
+        repl::COMMANDS,
     ]
 }
 
@@ -359,6 +361,14 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) ->
     // maxmemory: evict before the command; refuse denyoom commands when nothing can go.
     if state.config.maxmemory > 0 && !client.nested && crate::evict::oom_check(state, spec, client) {
         return Err(CmdError::fixed(crate::evict::OOM_ERROR));
+    }
+    if spec.has(flags::WRITE) && !client.master_link && crate::repl::is_replica(state) && state.config.replica_read_only {
+        return Err(CmdError::fixed("READONLY You can't write against a read only replica."));
+    }
+    if spec.has(flags::WRITE) && !client.master_link {
+        if let Some(e) = crate::repl::write_refused(state) {
+            return Err(CmdError::fixed(e));
+        }
     }
     if spec.has(flags::WRITE) || spec.name == "ping" {
         if let Some(e) = crate::persist::write_denied(state) {
