@@ -113,7 +113,8 @@ impl Server {
                 panic!("{} exited ({status}); log:\n{}", self.bin.display(), self.log());
             }
             if let Ok(mut c) = Conn::connect(port) {
-                if c.cmd(&["PING"]) == Frame::Simple("PONG".into()) {
+                let r = c.cmd(&["PING"]);
+                if r == Frame::Simple("PONG".into()) || matches!(&r, Frame::Error(e) if e.starts_with(b"NOAUTH")) {
                     return;
                 }
             }
@@ -362,6 +363,10 @@ fn write_burst(c: &mut Conn, tag: &str) {
     cmds.push(v(&["ZINCRBY", &format!("{tag}:zset"), "2", "m1"]));
     cmds.push(v(&["HDEL", &format!("{tag}:hash"), "f1"]));
     cmds.push(v(&["LPOP", &format!("{tag}:list")]));
+    cmds.push(v(&["MULTI"]));
+    cmds.push(v(&["SET", &format!("{tag}:tx"), "1"]));
+    cmds.push(v(&["LPUSH", &format!("{tag}:txlist"), "a", "b"]));
+    cmds.push(v(&["EXEC"]));
     c.pipeline(&cmds);
     c.ok(&["SELECT", "2"]);
     c.ok(&["SET", &format!("{tag}:in2"), "y"]);
@@ -500,6 +505,16 @@ fn ours_chain_failover_and_psync2() {
     wait_same(&mut ca, &mut cb, "b");
     wait_same(&mut ca, &mut cc, "c");
     assert_eq!(info_num(&mut ca, "stats", "sync_full"), 2);
+    // Transactions reach the replicas; WAIT counts the replicas that acknowledged.
+    ca.ok(&["MULTI"]);
+    ca.ok(&["SET", "tx:a", "1"]);
+    ca.ok(&["INCR", "tx:b"]);
+    ca.ok(&["EXEC"]);
+    assert_eq!(ca.int(&["WAIT", "2", "5000"]), 2);
+    let t = Instant::now();
+    assert_eq!(ca.int(&["WAIT", "3", "300"]), 2);
+    assert!(t.elapsed() >= Duration::from_millis(250));
+    wait_same(&mut ca, &mut cb, "b after MULTI");
     // Fail over to B; C follows B and continues without a full sync (replid2).
     cb.ok(&["SLAVEOF", "NO", "ONE"]);
     assert_eq!(info(&mut cb, "replication", "role"), "master");
@@ -608,4 +623,21 @@ fn read_stream(s: &mut TcpStream, buf: &mut Vec<u8>, want: usize) -> usize {
         assert!(n > 0);
         buf.extend_from_slice(&tmp[..n]);
     }
+}
+
+/// `masterauth` against a master with `requirepass`.
+#[test]
+fn ours_replica_with_masterauth() {
+    let da = temp_dir("pa");
+    let db = temp_dir("pb");
+    let a = Server::ours(&da, &["--requirepass", "secret"]);
+    let mut ca = a.conn();
+    ca.ok(&["AUTH", "secret"]);
+    load_dataset(&mut ca, "a");
+    let pa = a.port.to_string();
+    let b = Server::ours(&db, &["--slaveof", "127.0.0.1", &pa, "--masterauth", "secret"]);
+    let mut cb = b.conn();
+    wait_until("link up", || link_up(&mut cb));
+    write_burst(&mut ca, "a");
+    wait_same(&mut ca, &mut cb, "with auth");
 }

@@ -198,7 +198,7 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     let skip_this = !client.nested && std::mem::take(&mut client.skip_this_reply);
     let changes_before = crate::persist::change_counter(state);
     // The writes of a transaction reach the AOF inside MULTI ... EXEC.
-    let top_exec = spec.name == "exec" && !client.nested && state.persist.aof.is_some();
+    let top_exec = spec.name == "exec" && !client.nested && (state.persist.aof.is_some() || state.repl.backlog.is_some());
     if top_exec {
         crate::persist::aof::exec_begin(state);
     }

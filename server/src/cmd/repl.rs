@@ -138,22 +138,31 @@ fn slaveof(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// WAIT numreplicas timeout: the number of replicas that acknowledged every write made before
-/// it. Replicas are asked for an ACK; this implementation answers with what is acknowledged
-/// at the time of the call (it does not block).
+/// WAIT numreplicas timeout: blocks until `numreplicas` replicas acknowledged every write
+/// made before it (replicas are asked with REPLCONF GETACK) or `timeout` ms passed (0 =
+/// forever); answers how many did.
 fn wait(ctx: &mut Ctx) -> CmdResult {
     if repl::is_replica(ctx.state) {
         return Err(CmdError::msg("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
     }
-    let _n = ctx.arg_i64(1)?;
-    let _timeout = ctx.arg_i64(2)?;
-    let target = ctx.state.repl.master_repl_offset;
-    let acked = ctx.state.repl.replicas.iter().filter(|r| r.state == repl::ReplicaState::Online && r.ack_off >= target).count();
+    let num = ctx.arg_i64(1)?;
+    let timeout = ctx.arg_i64(2)?;
+    if timeout < 0 {
+        return Err(CmdError::msg("ERR timeout is negative"));
+    }
+    let offset = ctx.state.repl.master_repl_offset;
+    let acked = repl::acked(ctx.state, offset);
+    if acked as i64 >= num || ctx.client.nested || ctx.client.multi.is_some() {
+        ctx.out.int(acked as i64);
+        return Ok(());
+    }
     if ctx.state.repl.backlog.is_some() && !ctx.state.repl.replicas.is_empty() {
         let mut buf = Vec::new();
         repl::encode_cmd(&mut buf, &[b"REPLCONF" as &[u8], b"GETACK", b"*"]);
         repl::feed_raw(ctx.state, &buf);
     }
-    ctx.out.int(acked as i64);
+    let deadline_ms = if timeout > 0 { crate::util::now_ms() + timeout } else { 0 };
+    ctx.state.repl.waiters.push(repl::Waiter { client: ctx.client.id, offset, num: num as usize, deadline_ms });
+    ctx.block(Vec::new(), 0);
     Ok(())
 }

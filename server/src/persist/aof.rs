@@ -241,6 +241,7 @@ pub fn exec_begin(state: &mut State) {
 
 /// EXEC finished: closes the transaction in the AOF if it wrote anything.
 pub fn exec_end(state: &mut State) {
+    crate::repl::exec_end(state);
     let wrote = state.persist.exec_state.take() == Some(true);
     if wrote {
         if let Some(db) = state.persist.aof.as_ref().and_then(|a| a.selected_db) {

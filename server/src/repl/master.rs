@@ -221,4 +221,5 @@ pub fn ack(state: &mut State, id: u64, offset: u64) {
         r.ack_off = offset;
         r.ack_ms = now;
     }
+    super::check_waiters(state);
 }

@@ -85,6 +85,19 @@ pub struct Repl {
     /// True while commands from our master are applied (they bypass read-only and are fed to
     /// the backlog verbatim, not re-encoded).
     pub applying_master: bool,
+    /// Clients blocked in WAIT.
+    pub waiters: Vec<Waiter>,
+    /// The current EXEC already wrote its MULTI to the stream.
+    pub exec_wrote: bool,
+}
+
+/// A client blocked in WAIT: until `num` replicas acknowledged `offset`, or `deadline_ms`.
+pub struct Waiter {
+    pub client: u64,
+    pub offset: u64,
+    pub num: usize,
+    /// Unix ms; 0 = no timeout.
+    pub deadline_ms: i64,
 }
 
 impl Default for Repl {
@@ -106,6 +119,8 @@ impl Default for Repl {
             link_notify: Arc::new(Notify::new()),
             link_gen: 0,
             applying_master: false,
+            waiters: Vec::new(),
+            exec_wrote: false,
         }
     }
 }
@@ -143,6 +158,11 @@ pub fn feed(state: &mut State, db: usize, cmds: &[Vec<Bytes>]) {
         return;
     }
     let mut buf = Vec::new();
+    if state.persist.exec_state.is_some() && !state.repl.exec_wrote {
+        // The first write of a transaction: replicas get it inside MULTI ... EXEC.
+        encode_cmd(&mut buf, &[b"MULTI" as &[u8]]);
+        state.repl.exec_wrote = true;
+    }
     if state.repl.selected_db != Some(db) {
         encode_cmd(&mut buf, &[b"SELECT" as &[u8], itoa::Buffer::new().format(db).as_bytes()]);
         state.repl.selected_db = Some(db);
@@ -212,6 +232,45 @@ pub fn write_refused(state: &State) -> Option<&'static str> {
 /// Called by the server cron: replica bookkeeping, RDB children, PINGs to replicas.
 pub fn cron(state: &mut State) {
     master::cron(state);
+    check_waiters(state);
+}
+
+/// An EXEC ended: closes the transaction in the stream if it wrote anything.
+pub fn exec_end(state: &mut State) {
+    if std::mem::take(&mut state.repl.exec_wrote) {
+        let mut buf = Vec::new();
+        encode_cmd(&mut buf, &[b"EXEC" as &[u8]]);
+        feed_raw(state, &buf);
+    }
+}
+
+/// Number of online replicas that acknowledged `offset`.
+pub fn acked(state: &State, offset: u64) -> usize {
+    state.repl.replicas.iter().filter(|r| r.state == ReplicaState::Online && r.ack_off >= offset).count()
+}
+
+/// Answers the WAIT clients whose replicas caught up or whose timeout passed.
+pub fn check_waiters(state: &mut State) {
+    if state.repl.waiters.is_empty() {
+        return;
+    }
+    let now = crate::util::now_ms();
+    for w in std::mem::take(&mut state.repl.waiters) {
+        if !state.blocking.is_blocked(w.client) {
+            continue;
+        }
+        let count = acked(state, w.offset);
+        if count >= w.num || (w.deadline_ms > 0 && now >= w.deadline_ms) {
+            state.blocking.unblock(w.client);
+            state.push_to(w.client, format!(":{count}\r\n").as_bytes(), 0);
+            if let Some(info) = state.clients.get_mut(&w.client) {
+                info.unblocked = Some(crate::blocking::Unblocked::Served);
+                info.kill.notify_one();
+            }
+        } else {
+            state.repl.waiters.push(w);
+        }
+    }
 }
 
 /// The replication section of INFO: 3.2's fields in 3.2's order, then the Redis 4+ ids.
