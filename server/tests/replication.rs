@@ -641,3 +641,83 @@ fn ours_replica_with_masterauth() {
     write_burst(&mut ca, "a");
     wait_same(&mut ca, &mut cb, "with auth");
 }
+
+fn redis_sentinel_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("redis-sentinel")).find(|p| p.is_file())
+}
+
+/// Debian's redis-sentinel monitors our master and its replica; when the master dies the
+/// replica is promoted.
+#[test]
+fn sentinel_promotes_our_replica() {
+    let Some(sentinel) = redis_sentinel_binary() else {
+        eprintln!("SKIPPED: redis-sentinel not found on PATH");
+        return;
+    };
+    let dm = temp_dir("sm");
+    let dr = temp_dir("sr");
+    let ds = temp_dir("ss");
+    let mut master = Server::ours(&dm, &[]);
+    let mut cm = master.conn();
+    load_dataset(&mut cm, "a");
+    let pm = master.port.to_string();
+    let replica = Server::ours(&dr, &["--slaveof", "127.0.0.1", &pm]);
+    let mut cr = replica.conn();
+    wait_until("link up", || link_up(&mut cr));
+    wait_same(&mut cm, &mut cr, "before failover");
+    let sport = free_port();
+    let conf = ds.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {sport}\nbind 127.0.0.1\ndir {}\nlogfile {}\nsentinel monitor mymaster 127.0.0.1 {pm} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n",
+            ds.display(),
+            ds.join("sentinel.log").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(&sentinel).arg(&conf).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut child);
+    let sentinel_log = || std::fs::read_to_string(ds.join("sentinel.log")).unwrap_or_default();
+    // Wait until the sentinel knows the replica.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ok = Conn::connect(sport).ok().is_some_and(|mut c| match c.cmd(&["SENTINEL", "REPLICAS", "mymaster"]) {
+            Frame::Array(a) => !a.is_empty(),
+            _ => false,
+        });
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sentinel did not discover the replica; log:\n{}", sentinel_log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    master.kill9();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    // Sentinel ends the failover with CLIENT KILL TYPE normal: poll on fresh connections.
+    drop(cr);
+    let role_is_master = |port: u16| -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        if s.write_all(b"ROLE\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 256];
+        matches!(s.read(&mut buf), Ok(n) if n > 0 && buf[..n].windows(6).any(|w| w == b"master"))
+    };
+    while !role_is_master(replica.port) {
+        assert!(Instant::now() < deadline, "replica not promoted; sentinel log:\n{}", sentinel_log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut cr = replica.conn();
+    cr.ok(&["SET", "after:failover", "1"]);
+    assert_eq!(info(&mut cr, "replication", "role"), "master");
+}
