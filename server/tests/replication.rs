@@ -518,10 +518,12 @@ fn ours_chain_failover_and_psync2() {
     // Fail over to B; C follows B and continues without a full sync (replid2).
     cb.ok(&["SLAVEOF", "NO", "ONE"]);
     assert_eq!(info(&mut cb, "replication", "role"), "master");
+    assert_eq!(strings(cb.cmd(&["CONFIG", "GET", "replicaof"]))[1], Bytes::from_static(b""));
     cb.ok(&["SET", "after:failover", "1"]);
     let pb = b.port.to_string();
     cc.ok(&["SLAVEOF", "127.0.0.1", &pb]);
     wait_until("c up on b", || link_up(&mut cc) && info(&mut cc, "replication", "master_port") == pb);
+    assert_eq!(strings(cc.cmd(&["CONFIG", "GET", "replicaof"]))[1], Bytes::from(format!("127.0.0.1 {pb}")));
     write_burst(&mut cb, "b");
     wait_same(&mut cb, &mut cc, "c after failover");
     assert_eq!(info_num(&mut cb, "stats", "sync_full"), 0);

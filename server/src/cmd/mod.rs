@@ -359,7 +359,8 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) ->
         return Err(error::NOAUTH);
     }
     // maxmemory: evict before the command; refuse denyoom commands when nothing can go.
-    if state.config.maxmemory > 0 && !client.nested && crate::evict::oom_check(state, spec, client) {
+    // (The stream from our master is applied whatever the memory, as Redis replicas do.)
+    if state.config.maxmemory > 0 && !client.nested && !client.master_link && crate::evict::oom_check(state, spec, client) {
         return Err(CmdError::fixed(crate::evict::OOM_ERROR));
     }
     if spec.has(flags::WRITE) && !client.master_link && crate::repl::is_replica(state) && state.config.replica_read_only {
@@ -370,7 +371,7 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) ->
             return Err(CmdError::fixed(e));
         }
     }
-    if spec.has(flags::WRITE) || spec.name == "ping" {
+    if (spec.has(flags::WRITE) || spec.name == "ping") && !client.master_link {
         if let Some(e) = crate::persist::write_denied(state) {
             return Err(CmdError::msg(e));
         }

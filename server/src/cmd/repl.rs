@@ -95,7 +95,8 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
 fn slaveof(ctx: &mut Ctx) -> CmdResult {
     let st = &mut *ctx.state;
     if ctx.args[1].eq_ignore_ascii_case(b"no") && ctx.args[2].eq_ignore_ascii_case(b"one") {
-        if st.config.replicaof.take().is_some() {
+        if st.config.replicaof.is_some() {
+            repl::set_master(st, None);
             // Promoted: keep the old history as replid2 so replicas of the old master can
             // continue with us (PSYNC2).
             let r = &mut st.repl;
@@ -125,7 +126,7 @@ fn slaveof(ctx: &mut Ctx) -> CmdResult {
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }
-    st.config.replicaof = Some((host.clone(), port));
+    repl::set_master(st, Some((host.clone(), port)));
     repl::ensure_backlog(st);
     let r = &mut st.repl;
     r.link_gen += 1;

@@ -146,6 +146,13 @@ pub(crate) fn encode_cmd<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
     }
 }
 
+/// Sets (or clears) our master, keeping CONFIG GET / CONFIG REWRITE's `replicaof` in step.
+pub fn set_master(state: &mut State, master: Option<(String, u16)>) {
+    let idx = crate::config::table::index_of("replicaof");
+    state.config.values[idx] = master.as_ref().map(|(h, p)| format!("{h} {p}")).unwrap_or_default();
+    state.config.replicaof = master;
+}
+
 /// Whether we are a replica (SLAVEOF / `replicaof` set).
 pub fn is_replica(state: &State) -> bool {
     state.config.replicaof.is_some()

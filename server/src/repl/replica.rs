@@ -97,7 +97,7 @@ fn gen_is(shared: &Shared, gen: u64) -> bool {
 }
 
 async fn link(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Result<(), String> {
-    let (timeout, auth, my_port, psync_args, notify) = {
+    let (timeout, auth, my_port, psync_args, notify, announce_ip) = {
         let st = shared.state.lock();
         let psync = if st.repl.backlog.is_some() {
             (st.repl.replid.clone(), (st.repl.master_repl_offset + 1).to_string())
@@ -105,7 +105,8 @@ async fn link(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Result<(
             ("?".to_string(), "-1".to_string())
         };
         let port = if st.config.replica_announce_port != 0 { st.config.replica_announce_port } else { st.config.port };
-        (Duration::from_secs(st.config.repl_timeout.max(1)), st.config.masterauth.clone(), port, psync, st.repl.link_notify.clone())
+        let ip = Some(st.config.replica_announce_ip.clone()).filter(|s| !s.is_empty());
+        (Duration::from_secs(st.config.repl_timeout.max(1)), st.config.masterauth.clone(), port, psync, st.repl.link_notify.clone(), ip)
     };
     let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await
@@ -125,6 +126,9 @@ async fn link(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Result<(
         }
     }
     let _ = c.command(&[b"REPLCONF", b"listening-port", my_port.to_string().as_bytes()]).await?;
+    if let Some(ip) = &announce_ip {
+        let _ = c.command(&[b"REPLCONF", b"ip-address", ip.as_bytes()]).await?;
+    }
     let _ = c.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
     let (pid, poff) = psync_args;
     tracing::info!("Trying a partial resynchronization (request {pid}:{poff}).");
