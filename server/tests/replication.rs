@@ -62,6 +62,26 @@ macro_rules! require_redis {
     };
 }
 
+fn reference_dir() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("RCODIS_REFERENCE_DIR") {
+        return Some(PathBuf::from(p));
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().map(|a| a.join("shared/reference")).find(|c| c.is_dir())
+}
+
+macro_rules! require_reference {
+    () => {
+        match reference_dir() {
+            Some(d) => d.join("codis-3.2"),
+            None => {
+                eprintln!("SKIPPED: shared/reference recordings not found (set RCODIS_REFERENCE_DIR)");
+                return;
+            }
+        }
+    };
+}
+
 /// A server process (ours or redis-server), killed by pid when dropped.
 struct Server {
     child: Option<Child>,
@@ -722,4 +742,77 @@ fn sentinel_promotes_our_replica() {
     let mut cr = replica.conn();
     cr.ok(&["SET", "after:failover", "1"]);
     assert_eq!(info(&mut cr, "replication", "role"), "master");
+}
+
+/// A fake codis-server 3.2 master replaying a recorded master→replica byte stream (handshake
+/// replies, `+FULLRESYNC <runid> 1`, the RDB v7 payload, the command stream) to our replica.
+fn replay_legacy_master(recording: &str, extra: &[&str]) {
+    let dir = require_reference!().join("wire/3_replication_legacy");
+    let bytes = std::fs::read(dir.join(recording)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let payload = bytes.clone();
+    let fake = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut tmp = [0u8; 4096];
+        let _ = s.read(&mut tmp);
+        s.write_all(&payload).unwrap();
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok(0) = s.read(&mut tmp) {
+                break;
+            }
+        }
+    });
+    let d = temp_dir("legacy");
+    let p = port.to_string();
+    let mut args = vec!["--slaveof", "127.0.0.1", &p];
+    args.extend_from_slice(extra);
+    let replica = Server::ours(&d, &args);
+    let mut r = replica.conn();
+    // The stream after the RDB payload.
+    let stream_len = {
+        let rdb_start = bytes.windows(9).position(|w| w == b"REDIS0007").unwrap();
+        let header_start = bytes[..rdb_start - 2].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+        let header = std::str::from_utf8(&bytes[header_start..rdb_start - 2]).unwrap();
+        let rdb_end = match header.strip_prefix("$EOF:") {
+            Some(mark) => bytes.windows(40).rposition(|w| w == mark.as_bytes()).unwrap() + 40,
+            None => rdb_start + header[1..].parse::<usize>().unwrap(),
+        };
+        bytes.len() - rdb_end
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_num(&mut r, "replication", "slave_repl_offset") != 1 + stream_len as i64 {
+        assert!(Instant::now() < deadline, "stream not applied (want offset {}): {}\nlog:\n{}", 1 + stream_len, info(&mut r, "replication", "slave_repl_offset"), replica.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(info(&mut r, "replication", "master_link_status"), "up");
+    assert_eq!(bulk(r.cmd(&["GET", "str:1"])), Bytes::from_static(b"1001"));
+    assert_eq!(bulk(r.cmd(&["GET", "w:counter"])), Bytes::from_static(b"2"));
+    assert_eq!(bulk(r.cmd(&["GET", "w:float"])), Bytes::from_static(b"1.5"));
+    assert_eq!(r.cmd(&["GET", "w:a"]), Frame::NullBulk);
+    assert_eq!(r.int(&["EXISTS", "w:soon"]), 0);
+    // SADD a b c, then the SREM the master's SPOP became.
+    assert_eq!(r.int(&["SCARD", "w:set"]), 2);
+    assert!(r.int(&["TTL", "w:str"]) > 0);
+    r.ok(&["SELECT", "3"]);
+    assert_eq!(strings(r.cmd(&["LRANGE", "db3:list", "0", "-1"])), vec![Bytes::from_static(b"c"), Bytes::from_static(b"b"), Bytes::from_static(b"a")]);
+    r.ok(&["SELECT", "5"]);
+    assert_eq!(bulk(r.cmd(&["GET", "db5:str:0"])), Bytes::from_static(b"five-0"));
+    assert_eq!(r.int(&["SCARD", "db5:bigintset"]), 600);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(replica);
+    fake.join().unwrap();
+}
+
+#[test]
+fn ours_replica_of_recorded_legacy_master_disk() {
+    replay_legacy_master("w3a_repl_legacy_to_legacy_conn1_master_to_replica.bin", &[]);
+}
+
+#[test]
+fn ours_replica_of_recorded_legacy_master_diskless_auth() {
+    replay_legacy_master("w3b_repl_legacy_diskless_auth_conn1_master_to_replica.bin", &["--masterauth", "wirepass"]);
 }

@@ -196,12 +196,17 @@ async fn read_payload(c: &mut Conn) -> Result<Vec<u8>, String> {
         if mark.len() != 40 {
             return Err("Bad EOF mark from MASTER".into());
         }
+        // The stream may follow the mark at once: search for it, from where the previous search
+        // stopped.
+        let finder = memchr::memmem::Finder::new(&mark);
+        let mut from = 0;
         loop {
-            if c.buf.len() >= 40 && c.buf.ends_with(&mark) {
-                let mut data = std::mem::take(&mut c.buf).to_vec();
-                data.truncate(data.len() - 40);
+            if let Some(p) = finder.find(&c.buf[from..]) {
+                let data = c.buf.split_to(from + p).to_vec();
+                let _ = c.buf.split_to(40);
                 return Ok(data);
             }
+            from = c.buf.len().saturating_sub(39);
             c.fill().await?;
         }
     }
