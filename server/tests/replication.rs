@@ -744,53 +744,82 @@ fn sentinel_promotes_our_replica() {
     assert_eq!(info(&mut cr, "replication", "role"), "master");
 }
 
-/// A fake codis-server 3.2 master replaying a recorded master→replica byte stream (handshake
-/// replies, `+FULLRESYNC <runid> 1`, the RDB v7 payload, the command stream) to our replica.
-fn replay_legacy_master(recording: &str, extra: &[&str]) {
-    let dir = require_reference!().join("wire/3_replication_legacy");
-    let bytes = std::fs::read(dir.join(recording)).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stop2 = stop.clone();
-    let payload = bytes.clone();
-    let fake = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        let mut tmp = [0u8; 4096];
-        let _ = s.read(&mut tmp);
-        s.write_all(&payload).unwrap();
-        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            if let Ok(0) = s.read(&mut tmp) {
-                break;
+/// A fake codis-server 3.2 master replaying recorded master→replica byte streams, one per
+/// connection (handshake replies, `+FULLRESYNC <runid> 1`, the RDB v7 payload, the command
+/// stream; then, for a second connection, `+CONTINUE` and the backlog). Returns what the
+/// replica sent on each connection.
+struct FakeMaster {
+    port: u16,
+    /// Set to close the current connection (and go on with the next recording).
+    next: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<Vec<u8>>>>,
+}
+
+impl FakeMaster {
+    fn start(recordings: Vec<Vec<u8>>) -> FakeMaster {
+        use std::sync::atomic::Ordering::Relaxed;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let next2 = next.clone();
+        let thread = std::thread::spawn(move || {
+            let mut received = Vec::new();
+            for payload in recordings {
+                let (mut s, _) = listener.accept().unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+                let mut got = Vec::new();
+                let mut tmp = [0u8; 4096];
+                if let Ok(n) = s.read(&mut tmp) {
+                    got.extend_from_slice(&tmp[..n]);
+                }
+                s.write_all(&payload).unwrap();
+                while !next2.swap(false, Relaxed) {
+                    match s.read(&mut tmp) {
+                        Ok(0) => break,
+                        Ok(n) => got.extend_from_slice(&tmp[..n]),
+                        Err(_) => {}
+                    }
+                }
+                received.push(got);
             }
-        }
-    });
-    let d = temp_dir("legacy");
-    let p = port.to_string();
-    let mut args = vec!["--slaveof", "127.0.0.1", &p];
-    args.extend_from_slice(extra);
-    let replica = Server::ours(&d, &args);
-    let mut r = replica.conn();
-    // The stream after the RDB payload.
-    let stream_len = {
-        let rdb_start = bytes.windows(9).position(|w| w == b"REDIS0007").unwrap();
-        let header_start = bytes[..rdb_start - 2].iter().rposition(|&b| b == b'\n').unwrap() + 1;
-        let header = std::str::from_utf8(&bytes[header_start..rdb_start - 2]).unwrap();
-        let rdb_end = match header.strip_prefix("$EOF:") {
-            Some(mark) => bytes.windows(40).rposition(|w| w == mark.as_bytes()).unwrap() + 40,
-            None => rdb_start + header[1..].parse::<usize>().unwrap(),
-        };
-        bytes.len() - rdb_end
+            received
+        });
+        FakeMaster { port, next, thread: Some(thread) }
+    }
+
+    fn next(&self) {
+        self.next.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn finish(mut self) -> Vec<Vec<u8>> {
+        self.next();
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+/// Length of the command stream after the RDB payload of a full-sync recording.
+fn stream_len_after_rdb(bytes: &[u8]) -> usize {
+    let rdb_start = bytes.windows(9).position(|w| w == b"REDIS0007").unwrap();
+    let header_start = bytes[..rdb_start - 2].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let header = std::str::from_utf8(&bytes[header_start..rdb_start - 2]).unwrap();
+    let rdb_end = match header.strip_prefix("$EOF:") {
+        Some(mark) => bytes.windows(40).rposition(|w| w == mark.as_bytes()).unwrap() + 40,
+        None => rdb_start + header[1..].parse::<usize>().unwrap(),
     };
+    bytes.len() - rdb_end
+}
+
+fn wait_offset(r: &mut Conn, replica: &Server, want: i64) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while info_num(&mut r, "replication", "slave_repl_offset") != 1 + stream_len as i64 {
-        assert!(Instant::now() < deadline, "stream not applied (want offset {}): {}\nlog:\n{}", 1 + stream_len, info(&mut r, "replication", "slave_repl_offset"), replica.log());
+    while info_num(r, "replication", "slave_repl_offset") != want {
+        assert!(Instant::now() < deadline, "stream not applied (want offset {want}): {}\nlog:\n{}", info(r, "replication", "slave_repl_offset"), replica.log());
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(info(&mut r, "replication", "master_link_status"), "up");
+}
+
+fn check_legacy_dataset(r: &mut Conn) {
+    assert_eq!(info(r, "replication", "master_link_status"), "up");
     assert_eq!(bulk(r.cmd(&["GET", "str:1"])), Bytes::from_static(b"1001"));
-    assert_eq!(bulk(r.cmd(&["GET", "w:counter"])), Bytes::from_static(b"2"));
     assert_eq!(bulk(r.cmd(&["GET", "w:float"])), Bytes::from_static(b"1.5"));
     assert_eq!(r.cmd(&["GET", "w:a"]), Frame::NullBulk);
     assert_eq!(r.int(&["EXISTS", "w:soon"]), 0);
@@ -802,17 +831,55 @@ fn replay_legacy_master(recording: &str, extra: &[&str]) {
     r.ok(&["SELECT", "5"]);
     assert_eq!(bulk(r.cmd(&["GET", "db5:str:0"])), Bytes::from_static(b"five-0"));
     assert_eq!(r.int(&["SCARD", "db5:bigintset"]), 600);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    drop(replica);
-    fake.join().unwrap();
+    r.ok(&["SELECT", "0"]);
 }
 
+/// Full sync from a recorded 3.2 master (disk payload), then the recorded partial resync: we
+/// must ask `PSYNC <runid> <offset+1>` exactly as the 3.2 replica did and apply `+CONTINUE`.
 #[test]
 fn ours_replica_of_recorded_legacy_master_disk() {
-    replay_legacy_master("w3a_repl_legacy_to_legacy_conn1_master_to_replica.bin", &[]);
+    let dir = require_reference!().join("wire/3_replication_legacy");
+    let conn1 = std::fs::read(dir.join("w3a_repl_legacy_to_legacy_conn1_master_to_replica.bin")).unwrap();
+    let conn2 = std::fs::read(dir.join("w3a_repl_legacy_to_legacy_conn2_master_to_replica.bin")).unwrap();
+    let fake = FakeMaster::start(vec![conn1.clone(), conn2.clone()]);
+    let d = temp_dir("legacy");
+    let p = fake.port.to_string();
+    let replica = Server::ours(&d, &["--slaveof", "127.0.0.1", &p]);
+    let mut r = replica.conn();
+    let offset = 1 + stream_len_after_rdb(&conn1) as i64;
+    wait_offset(&mut r, &replica, offset);
+    check_legacy_dataset(&mut r);
+    assert_eq!(bulk(r.cmd(&["GET", "w:counter"])), Bytes::from_static(b"2"));
+    // The link drops; the replica comes back with PSYNC and gets the backlog.
+    fake.next();
+    let continue_at = conn2.windows(11).position(|w| w == b"+CONTINUE\r\n").unwrap() + 11;
+    wait_offset(&mut r, &replica, offset + (conn2.len() - continue_at) as i64);
+    assert_eq!(bulk(r.cmd(&["GET", "w:counter"])), Bytes::from_static(b"3"));
+    assert_eq!(r.cmd(&["GET", "during:1"]), Frame::NullBulk);
+    assert_eq!(bulk(r.cmd(&["GET", "after:1"])), Bytes::from_static(b"after reconnect"));
+    r.ok(&["SELECT", "7"]);
+    assert_eq!(bulk(r.cmd(&["GET", "db7:k"])), Bytes::from_static(b"v7"));
+    // Let a periodic REPLCONF ACK (once a second) go out before the fake master stops.
+    std::thread::sleep(Duration::from_millis(1300));
+    let received = fake.finish();
+    let psync = String::from_utf8_lossy(&received[1]).to_string();
+    assert!(psync.contains("PSYNC\r\n$40\r\na1f9f69c3eb06c5a2eace11bb5480a8c0143b305\r\n$3\r\n952\r\n"), "{psync}");
+    // The offset the recorded 3.2 replica acknowledged (`REPLCONF ACK 1263`).
+    assert_eq!(info_num(&mut r, "replication", "slave_repl_offset"), 1263);
+    assert!(String::from_utf8_lossy(&received[1]).contains("REPLCONF\r\n$3\r\nACK\r\n$4\r\n1263\r\n"));
 }
 
 #[test]
 fn ours_replica_of_recorded_legacy_master_diskless_auth() {
-    replay_legacy_master("w3b_repl_legacy_diskless_auth_conn1_master_to_replica.bin", &["--masterauth", "wirepass"]);
+    let dir = require_reference!().join("wire/3_replication_legacy");
+    let conn1 = std::fs::read(dir.join("w3b_repl_legacy_diskless_auth_conn1_master_to_replica.bin")).unwrap();
+    let fake = FakeMaster::start(vec![conn1.clone()]);
+    let d = temp_dir("legacy");
+    let p = fake.port.to_string();
+    let replica = Server::ours(&d, &["--slaveof", "127.0.0.1", &p, "--masterauth", "wirepass"]);
+    let mut r = replica.conn();
+    wait_offset(&mut r, &replica, 1 + stream_len_after_rdb(&conn1) as i64);
+    check_legacy_dataset(&mut r);
+    let received = fake.finish();
+    assert!(String::from_utf8_lossy(&received[0]).contains("AUTH\r\n$8\r\nwirepass"));
 }
