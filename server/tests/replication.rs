@@ -504,6 +504,14 @@ fn ours_replica_of_redis7() {
     wait_same(&mut m, &mut r, "after partial resync");
     assert_eq!(info_num(&mut m, "stats", "sync_full"), 1);
     wait_until("offsets equal", || info_num(&mut m, "replication", "master_repl_offset") == info_num(&mut r, "replication", "slave_repl_offset"));
+    // Our side lists the link (flags=M) and can drop it: again a partial resync.
+    let Frame::Bulk(list) = r.cmd(&["CLIENT", "LIST", "TYPE", "master"]) else { panic!("CLIENT LIST") };
+    assert!(String::from_utf8_lossy(&list).contains("flags=M"), "{list:?}");
+    assert_eq!(r.int(&["CLIENT", "KILL", "TYPE", "master"]), 1);
+    wait_until("second partial resync", || info_num(&mut m, "stats", "sync_partial_ok") == 2);
+    m.ok(&["SET", "after:kill", "1"]);
+    wait_same(&mut m, &mut r, "after CLIENT KILL TYPE master");
+    assert_eq!(info_num(&mut m, "stats", "sync_full"), 1);
 }
 
 #[test]
@@ -882,4 +890,18 @@ fn ours_replica_of_recorded_legacy_master_diskless_auth() {
     check_legacy_dataset(&mut r);
     let received = fake.finish();
     assert!(String::from_utf8_lossy(&received[0]).contains("AUTH\r\n$8\r\nwirepass"));
+}
+
+/// `replica-serve-stale-data no`: a replica whose link is down refuses data commands.
+#[test]
+fn stale_replica_refuses_with_masterdown() {
+    let d = temp_dir("stale");
+    let dead = free_port().to_string();
+    let r = Server::ours(&d, &["--slaveof", "127.0.0.1", &dead, "--slave-serve-stale-data", "no"]);
+    let mut c = r.conn();
+    assert_eq!(c.cmd(&["GET", "k"]), Frame::Error("MASTERDOWN Link with MASTER is down and slave-serve-stale-data is set to 'no'.".into()));
+    assert_eq!(info(&mut c, "replication", "master_link_status"), "down");
+    assert_eq!(c_role(&mut c)[0], "slave");
+    c.ok(&["SLAVEOF", "NO", "ONE"]);
+    c.ok(&["SET", "k", "v"]);
 }

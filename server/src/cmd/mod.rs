@@ -363,6 +363,9 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize) ->
     if state.config.maxmemory > 0 && !client.nested && !client.master_link && crate::evict::oom_check(state, spec, client) {
         return Err(CmdError::fixed(crate::evict::OOM_ERROR));
     }
+    if !spec.has(flags::STALE) && !client.master_link && crate::repl::serving_stale_refused(state) {
+        return Err(CmdError::fixed("MASTERDOWN Link with MASTER is down and slave-serve-stale-data is set to 'no'."));
+    }
     if spec.has(flags::WRITE) && !client.master_link && crate::repl::is_replica(state) && state.config.replica_read_only {
         return Err(CmdError::fixed("READONLY You can't write against a read only replica."));
     }

@@ -33,6 +33,16 @@ impl Backlog {
         self.buf.extend(bytes);
     }
 
+    /// Changes the capacity, keeping the newest bytes that fit.
+    pub fn resize(&mut self, size: usize) {
+        if size == self.size {
+            return;
+        }
+        self.size = size;
+        let over = self.buf.len().saturating_sub(size);
+        self.buf.drain(..over);
+    }
+
     pub fn histlen(&self) -> u64 {
         self.buf.len() as u64
     }
@@ -72,5 +82,8 @@ mod tests {
         assert_eq!(b.from(22), None);
         b.append(b"0123456789");
         assert_eq!(b.from(23).unwrap(), b"23456789");
+        b.resize(4);
+        assert_eq!(b.first_offset(), 27);
+        assert_eq!(b.from(27).unwrap(), b"6789");
     }
 }

@@ -50,6 +50,7 @@ pub fn sync(state: &mut State, id: u64, psync: Option<(&str, i64)>) -> Result<Sy
         ip: conf.ip.clone(),
         ack_off: 0,
         ack_ms: crate::util::now_ms(),
+        pre_psync: psync.is_none(),
         pending: Vec::new(),
         child: Some(pid),
     });
@@ -83,6 +84,7 @@ fn try_partial(state: &mut State, id: u64, conf: &super::ReplConf, replid: &str,
         ip: conf.ip.clone(),
         ack_off: offset as u64 - 1,
         ack_ms: crate::util::now_ms(),
+        pre_psync: false,
         pending: Vec::new(),
         child: None,
     });
@@ -197,6 +199,24 @@ pub fn cron(state: &mut State) {
         i += 1;
     }
     let now = crate::util::now_ms();
+    // Replicas that stopped acknowledging for `repl-timeout` are dropped.
+    let timeout_ms = state.config.repl_timeout.max(1) as i64 * 1000;
+    let timed_out: Vec<u64> = state
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && !r.pre_psync && now - r.ack_ms > timeout_ms)
+        .map(|r| r.client)
+        .collect();
+    for id in timed_out {
+        tracing::warn!("Disconnecting timedout replica (client id #{id})");
+        kill_client(state, id);
+    }
+    // CONFIG SET repl-backlog-size.
+    let size = state.config.repl_backlog_size.max(16 * 1024) as usize;
+    if let Some(b) = state.repl.backlog.as_mut() {
+        b.resize(size);
+    }
     let period = state.config.repl_ping_replica_period.max(1) as i64 * 1000;
     if !is_replica(state) && !state.repl.replicas.is_empty() && now - state.repl.last_ping_ms >= period {
         state.repl.last_ping_ms = now;

@@ -37,6 +37,8 @@ pub struct Replica {
     pub ack_off: u64,
     /// Unix ms of the last REPLCONF ACK.
     pub ack_ms: i64,
+    /// Attached with SYNC: it sends no ACKs, so it never times out.
+    pub pre_psync: bool,
     /// Writes made while its RDB is produced.
     pub pending: Vec<u8>,
     /// The RDB child producing its snapshot.
@@ -210,6 +212,11 @@ pub fn ensure_backlog(state: &mut State) {
             state.repl.second_replid_offset = -1;
         }
     }
+}
+
+/// A replica whose link is down refuses commands with `replica-serve-stale-data no`.
+pub fn serving_stale_refused(state: &State) -> bool {
+    is_replica(state) && !state.repl.link.up && !state.config.replica_serve_stale_data
 }
 
 /// Number of online replicas whose last ACK is at most `min-replicas-max-lag` seconds old.

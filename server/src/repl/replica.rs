@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::encode_cmd;
-use crate::client::Client;
+use crate::client::{Client, ClientInfo};
 use crate::cmd::{execute, Reply};
 use crate::server::{Shared, State};
 
@@ -242,6 +242,52 @@ async fn stream_loop(shared: &Arc<Shared>, c: &mut Conn, gen: u64, notify: Arc<t
     let local = c.stream.local_addr().map_err(|e| e.to_string())?;
     let mut client = Client::new(id, addr, local, true);
     client.master_link = true;
+    let kill = Arc::new(tokio::sync::Notify::new());
+    {
+        // Listed by CLIENT LIST (flags=M) and closable with CLIENT KILL TYPE master.
+        let now = crate::util::now_ms();
+        shared.state.lock().clients.insert(
+            id,
+            ClientInfo {
+                id,
+                fd: std::os::fd::AsRawFd::as_raw_fd(&c.stream),
+                addr,
+                local_addr: local,
+                name: Vec::new(),
+                db: 0,
+                created_ms: now,
+                last_interaction_ms: now,
+                last_cmd: "NULL".into(),
+                resp: 2,
+                kill: kill.clone(),
+                killed: false,
+                outbox: Default::default(),
+                soft_limit_since: None,
+                dirty_cas: false,
+                unblocked: None,
+                qbuf: 0,
+                obuf: 0,
+                is_replica: false,
+                is_master: true,
+            },
+        );
+    }
+    let r = apply_stream(shared, c, gen, notify, &mut client, &kill).await;
+    let mut st = shared.state.lock();
+    crate::cmd::tx::unwatch_all(&mut st, &mut client);
+    st.clients.remove(&id);
+    r
+}
+
+async fn apply_stream(
+    shared: &Arc<Shared>,
+    c: &mut Conn,
+    gen: u64,
+    notify: Arc<tokio::sync::Notify>,
+    client: &mut Client,
+    kill: &tokio::sync::Notify,
+) -> Result<(), String> {
+    let id = client.id;
     let mut decoder = RequestDecoder::new(Limits { max_bulk_len: 512 << 20, max_multibulk_len: MAX_MULTIBULK_LEN });
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut reply = Reply::new(false);
@@ -252,6 +298,10 @@ async fn stream_loop(shared: &Arc<Shared>, c: &mut Conn, gen: u64, notify: Arc<t
             let mut st = shared.state.lock();
             if st.repl.link_gen != gen {
                 return Ok(());
+            }
+            match st.clients.get_mut(&id) {
+                Some(info) if !info.killed => info.outbox.clear(),
+                _ => return Err("connection with master closed by CLIENT KILL".into()),
             }
             loop {
                 let before = c.buf.len();
@@ -266,12 +316,17 @@ async fn stream_loop(shared: &Arc<Shared>, c: &mut Conn, gen: u64, notify: Arc<t
                 } else {
                     st.repl.applying_master = true;
                     reply.buf.clear();
-                    execute(&mut st, &mut client, &args, &mut reply);
+                    execute(&mut st, client, &args, &mut reply);
                     st.repl.applying_master = false;
                 }
                 feed_from_master(&mut st, &args, consumed);
             }
-            st.repl.link.last_io_ms = crate::util::now_ms();
+            let now = crate::util::now_ms();
+            st.repl.link.last_io_ms = now;
+            if let Some(info) = st.clients.get_mut(&id) {
+                info.last_interaction_ms = now;
+                info.db = client.db;
+            }
         }
         for off in acks {
             c.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
@@ -292,6 +347,7 @@ async fn stream_loop(shared: &Arc<Shared>, c: &mut Conn, gen: u64, notify: Arc<t
                     return Ok(());
                 }
             }
+            _ = kill.notified() => {}
         }
     }
 }
