@@ -167,14 +167,14 @@ pub fn feed(state: &mut State, db: usize, cmds: &[Vec<Bytes>]) {
         return;
     }
     let mut buf = Vec::new();
+    if state.repl.selected_db != Some(db) {
+        encode_cmd(&mut buf, &[b"SELECT" as &[u8], itoa::Buffer::new().format(db).as_bytes()]);
+        state.repl.selected_db = Some(db);
+    }
     if state.persist.exec_state.is_some() && !state.repl.exec_wrote {
         // The first write of a transaction: replicas get it inside MULTI ... EXEC.
         encode_cmd(&mut buf, &[b"MULTI" as &[u8]]);
         state.repl.exec_wrote = true;
-    }
-    if state.repl.selected_db != Some(db) {
-        encode_cmd(&mut buf, &[b"SELECT" as &[u8], itoa::Buffer::new().format(db).as_bytes()]);
-        state.repl.selected_db = Some(db);
     }
     for c in cmds {
         encode_cmd(&mut buf, c);
