@@ -905,3 +905,25 @@ fn stale_replica_refuses_with_masterdown() {
     c.ok(&["SLAVEOF", "NO", "ONE"]);
     c.ok(&["SET", "k", "v"]);
 }
+
+/// An RDB larger than what is queued at once goes out in parts; writes made meanwhile follow.
+#[test]
+fn large_rdb_is_sent_in_parts() {
+    let da = temp_dir("big-a");
+    let db = temp_dir("big-b");
+    let a = Server::ours(&da, &["--rdbcompression", "no"]);
+    let mut ca = a.conn();
+    let value = "x".repeat(1 << 20);
+    let cmds: Vec<Vec<Vec<u8>>> = (0..80).map(|i| vec![b"SET".to_vec(), format!("big:{i}").into_bytes(), value.clone().into_bytes()]).collect();
+    ca.pipeline(&cmds);
+    let pa = a.port.to_string();
+    let b = Server::ours(&db, &["--slaveof", "127.0.0.1", &pa]);
+    let mut cb = b.conn();
+    for i in 0..50 {
+        ca.ok(&["SET", &format!("during:{i}"), "v"]);
+    }
+    wait_until("link up", || link_up(&mut cb));
+    wait_until("all keys", || cb.int(&["DBSIZE"]) == 130);
+    assert_eq!(cb.int(&["STRLEN", "big:79"]), 1 << 20);
+    wait_until("offsets equal", || info_num(&mut ca, "replication", "master_repl_offset") == info_num(&mut cb, "replication", "slave_repl_offset"));
+}

@@ -53,6 +53,7 @@ pub fn sync(state: &mut State, id: u64, psync: Option<(&str, i64)>) -> Result<Sy
         pre_psync: psync.is_none(),
         pending: Vec::new(),
         child: Some(pid),
+        bulk: None,
     });
     if let Some(c) = state.clients.get_mut(&id) {
         c.is_replica = true;
@@ -87,6 +88,7 @@ fn try_partial(state: &mut State, id: u64, conf: &super::ReplConf, replid: &str,
         pre_psync: false,
         pending: Vec::new(),
         child: None,
+        bulk: None,
     });
     if let Some(c) = state.clients.get_mut(&id) {
         c.is_replica = true;
@@ -126,6 +128,39 @@ fn fork_rdb(state: &State, version: RdbVersion) -> std::io::Result<i32> {
         unsafe { libc::_exit(if ok { 0 } else { 1 }) }
     }
     Ok(pid)
+}
+
+/// Output queued for a replica receiving its RDB, at most (the connection drains it while
+/// the cron refills it).
+const BULK_QUEUE: usize = 32 << 20;
+
+/// Moves the next part of a replica's RDB file to its output; once all is sent, the writes
+/// made meanwhile follow and the replica is online.
+fn send_bulk(state: &mut State, i: usize) {
+    use std::io::Read;
+    let id = state.repl.replicas[i].client;
+    let queued = state.clients.get(&id).map_or(0, |c| c.outbox.len());
+    if queued >= BULK_QUEUE {
+        return;
+    }
+    let r = &mut state.repl.replicas[i];
+    let Some((f, left)) = r.bulk.as_mut() else { return };
+    let n = (*left as usize).min(BULK_QUEUE - queued);
+    let mut chunk = vec![0u8; n];
+    if let Err(e) = f.read_exact(&mut chunk) {
+        tracing::warn!("Reading the replication RDB failed: {e}");
+        kill_client(state, id);
+        return;
+    }
+    *left -= n as u64;
+    if *left == 0 {
+        r.bulk = None;
+        chunk.extend_from_slice(&std::mem::take(&mut r.pending));
+        r.state = ReplicaState::Online;
+        r.ack_ms = crate::util::now_ms();
+        tracing::info!("Synchronization with replica (client id #{id}) succeeded");
+    }
+    push_unlimited(state, id, &chunk);
 }
 
 /// Appends to a client's output without the output-buffer limit (the RDB payload).
@@ -175,19 +210,17 @@ pub fn cron(state: &mut State) {
         if let Some(pid) = state.repl.replicas[i].child {
             if let Some(ok) = reap(pid, false) {
                 let path = temp_path(state, pid);
-                let data = if ok { std::fs::read(&path).ok() } else { None };
+                // Sent from the open file, which is unlinked at once.
+                let file = if ok { std::fs::File::open(&path).ok() } else { None };
                 let _ = std::fs::remove_file(&path);
                 let r = &mut state.repl.replicas[i];
                 r.child = None;
-                match data {
-                    Some(rdb) => {
-                        tracing::info!("Synchronization with replica succeeded ({} bytes of RDB)", rdb.len());
-                        let mut out = format!("${}\r\n", rdb.len()).into_bytes();
-                        out.extend_from_slice(&rdb);
-                        out.extend_from_slice(&std::mem::take(&mut r.pending));
-                        r.state = ReplicaState::Online;
-                        r.ack_ms = crate::util::now_ms();
-                        push_unlimited(state, id, &out);
+                match file.and_then(|f| Some((f.metadata().ok()?.len(), f))) {
+                    Some((len, f)) => {
+                        tracing::info!("Background RDB for replica done, sending {len} bytes");
+                        r.bulk = Some((f, len));
+                        r.state = ReplicaState::SendBulk;
+                        push_unlimited(state, id, format!("${len}\r\n").as_bytes());
                     }
                     None => {
                         tracing::warn!("Background RDB transfer for replica failed");
@@ -195,6 +228,9 @@ pub fn cron(state: &mut State) {
                     }
                 }
             }
+        }
+        if state.repl.replicas[i].state == ReplicaState::SendBulk {
+            send_bulk(state, i);
         }
         i += 1;
     }

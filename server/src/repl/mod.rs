@@ -25,6 +25,8 @@ use backlog::Backlog;
 pub enum ReplicaState {
     /// Waiting for the RDB child; writes are kept in `pending`.
     WaitBgsave,
+    /// The RDB is being sent (`bulk`); writes still go to `pending`.
+    SendBulk,
     Online,
 }
 
@@ -43,6 +45,8 @@ pub struct Replica {
     pub pending: Vec<u8>,
     /// The RDB child producing its snapshot.
     pub child: Option<i32>,
+    /// The (unlinked) RDB file being sent and the bytes left.
+    pub bulk: Option<(std::fs::File, u64)>,
 }
 
 /// What a connection learned from REPLCONF before it sent PSYNC.
@@ -190,7 +194,7 @@ pub fn feed_raw(state: &mut State, bytes: &[u8]) {
     let mut online = Vec::new();
     for r in state.repl.replicas.iter_mut() {
         match r.state {
-            ReplicaState::WaitBgsave => r.pending.extend_from_slice(bytes),
+            ReplicaState::WaitBgsave | ReplicaState::SendBulk => r.pending.extend_from_slice(bytes),
             ReplicaState::Online => online.push(r.client),
         }
     }
@@ -321,6 +325,7 @@ pub fn info(state: &State) -> String {
             .unwrap_or_else(|| "?".into());
         let st = match rep.state {
             ReplicaState::WaitBgsave => "wait_bgsave",
+            ReplicaState::SendBulk => "send_bulk",
             ReplicaState::Online => "online",
         };
         let lag = if rep.ack_ms > 0 { (now - rep.ack_ms) / 1000 } else { 0 };
