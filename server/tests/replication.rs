@@ -613,6 +613,20 @@ fn legacy_psync1_handshake_gets_rdb_v7() {
     }
     let rdb: Vec<u8> = buf.drain(..len).collect();
     assert_eq!(&rdb[..9], b"REDIS0007");
+    // A complete v7 file holding every key (3.2 types only: a 3.2 replica loads it).
+    let mut reader = compat::rdb::RdbReader::new(&rdb[..]).unwrap();
+    let mut entries = 0;
+    while let Some(item) = reader.read_item().unwrap() {
+        if let compat::rdb::Item::Entry(e) = item {
+            let t = e.type_id;
+            assert!([0u8, 2, 3, 4, 11, 12, 13, 14].contains(&t), "type {t}");
+            entries += 1;
+        }
+    }
+    m.ok(&["SELECT", "3"]);
+    let in3 = m.int(&["DBSIZE"]);
+    m.ok(&["SELECT", "0"]);
+    assert_eq!(entries, m.int(&["DBSIZE"]) + in3);
     m.ok(&["SELECT", "4"]);
     m.ok(&["SET", "stream:key", "v"]);
     let expect = b"*2\r\n$6\r\nSELECT\r\n$1\r\n4\r\n*3\r\n$3\r\nSET\r\n$10\r\nstream:key\r\n$1\r\nv\r\n";
