@@ -36,6 +36,8 @@ pub struct Client {
     pub skip_next_reply: bool,
     /// The reply of the command being run is dropped (the one after CLIENT REPLY SKIP).
     pub skip_this_reply: bool,
+    /// The link to our master: its writes pass the read-only check.
+    pub master_link: bool,
 }
 
 /// A transaction being queued.
@@ -65,6 +67,7 @@ impl Client {
             reply_off: false,
             skip_next_reply: false,
             skip_this_reply: false,
+            master_link: false,
         }
     }
 }

@@ -15,6 +15,7 @@ mod db;
 mod evict;
 mod longdouble;
 mod pubsub;
+mod repl;
 mod net;
 mod observe;
 mod persist;
@@ -99,6 +100,7 @@ fn main() {
             tokio::spawn(net::listener::accept_loop(shared.clone(), l));
         }
         tokio::spawn(cron(shared.clone()));
+        tokio::spawn(repl::replica::run(shared.clone()));
         tracing::info!("The server is now ready to accept connections on port {port}");
         let mut sigint = signal_stream(tokio::signal::unix::SignalKind::interrupt());
         let mut sigterm = signal_stream(tokio::signal::unix::SignalKind::terminate());
@@ -187,5 +189,6 @@ async fn cron(shared: Arc<Shared>) {
         evict::cron(&mut st);
         cmd::server::cron_sample(&st);
         persist::cron(&mut st);
+        repl::cron(&mut st);
     }
 }

@@ -109,6 +109,8 @@ pub struct State {
     pub persist: crate::persist::Persist,
     /// Lua scripting: the Lua state and the script cache.
     pub scripting: crate::scripting::Scripting,
+    /// Replication (master and replica side).
+    pub repl: crate::repl::Repl,
 }
 
 impl State {
@@ -136,6 +138,7 @@ impl State {
             evict: Default::default(),
             persist: crate::persist::Persist::default(),
             scripting: crate::scripting::Scripting::new(),
+            repl: Default::default(),
             config,
             dbs,
             stats,
@@ -349,7 +352,11 @@ impl State {
 impl State {
     /// `master` or `slave`, as ROLE, HELLO and INFO report it.
     pub fn role_name(&self) -> &'static str {
-        "master"
+        if self.config.replicaof.is_some() {
+            "slave"
+        } else {
+            "master"
+        }
     }
 }
 

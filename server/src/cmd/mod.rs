@@ -16,6 +16,7 @@ pub mod list_blocking;
 pub mod mpop;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod reply;
 pub mod script;
 pub mod server;
@@ -132,6 +133,7 @@ fn families() -> &'static [&'static [CommandSpec]] {
         dump::COMMANDS,
         persist::COMMANDS,
         script::COMMANDS,
+        repl::COMMANDS,
     ]
 }
 
@@ -208,7 +210,7 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     let skip_this = !client.nested && std::mem::take(&mut client.skip_this_reply);
     let changes_before = crate::persist::change_counter(state);
     // The writes of a transaction reach the AOF inside MULTI ... EXEC.
-    let top_exec = spec.name == "exec" && !client.nested && state.persist.aof.is_some();
+    let top_exec = spec.name == "exec" && !client.nested && (state.persist.aof.is_some() || state.repl.backlog.is_some());
     if top_exec {
         crate::persist::aof::exec_begin(state);
     }
@@ -401,10 +403,22 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize, fu
         return Err(error::NOAUTH);
     }
     // maxmemory: evict before the command; refuse denyoom commands when nothing can go.
-    if state.config.maxmemory > 0 && !client.nested && crate::evict::oom_check(state, spec, client) {
+    // (The stream from our master is applied whatever the memory, as Redis replicas do.)
+    if state.config.maxmemory > 0 && !client.nested && !client.master_link && crate::evict::oom_check(state, spec, client) {
         return Err(CmdError::fixed(crate::evict::OOM_ERROR));
     }
-    if spec.has(flags::WRITE) || spec.name == "ping" {
+    if !spec.has(flags::STALE) && !client.master_link && crate::repl::serving_stale_refused(state) {
+        return Err(CmdError::fixed("MASTERDOWN Link with MASTER is down and slave-serve-stale-data is set to 'no'."));
+    }
+    if spec.has(flags::WRITE) && !client.master_link && crate::repl::is_replica(state) && state.config.replica_read_only {
+        return Err(CmdError::fixed("READONLY You can't write against a read only replica."));
+    }
+    if spec.has(flags::WRITE) && !client.master_link {
+        if let Some(e) = crate::repl::write_refused(state) {
+            return Err(CmdError::fixed(e));
+        }
+    }
+    if (spec.has(flags::WRITE) || spec.name == "ping") && !client.master_link {
         if let Some(e) = crate::persist::write_denied(state) {
             return Err(CmdError::msg(e));
         }

@@ -98,11 +98,7 @@ fn lastsave(ctx: &mut Ctx) -> CmdResult {
 /// ROLE: `["master", offset, [[ip, port, offset] ...]]`. Replication state arrives with the
 /// replication module; until then a master with no replicas.
 fn role(ctx: &mut Ctx) -> CmdResult {
-    let out = &mut *ctx.out;
-    out.array(3);
-    out.bulk(b"master");
-    out.int(0);
-    out.array(0);
+    crate::repl::role(ctx.state, ctx.out);
     Ok(())
 }
 

@@ -221,13 +221,16 @@ fn commands_for(state: &State, db: usize, name: &str, args: &[Bytes], reply: &[u
 /// Called by the dispatcher after a WRITE command changed the dataset (`reply` is its reply).
 pub fn propagate(state: &mut State, db: usize, name: &str, args: &[Bytes], reply: &[u8]) {
     let instead = state.persist.propagate_instead.take();
-    if state.persist.aof.is_none() || state.persist.loading {
+    let to_repl = state.repl.backlog.is_some();
+    if (state.persist.aof.is_none() && !to_repl) || state.persist.loading {
         return;
     }
     let cmds = match instead {
         Some(c) => c,
         None => commands_for(state, db, name, args, reply),
     };
+    // The same rewritten stream feeds the replicas (and the backlog) and the AOF.
+    crate::repl::feed(state, db, &cmds);
     append(state, db, &cmds);
 }
 
@@ -238,6 +241,7 @@ pub fn exec_begin(state: &mut State) {
 
 /// EXEC finished: closes the transaction in the AOF if it wrote anything.
 pub fn exec_end(state: &mut State) {
+    crate::repl::exec_end(state);
     let wrote = state.persist.exec_state.take() == Some(true);
     if wrote {
         if let Some(db) = state.persist.aof.as_ref().and_then(|a| a.selected_db) {
@@ -248,10 +252,12 @@ pub fn exec_end(state: &mut State) {
 
 /// A key was removed by expiry: the AOF gets a `DEL`.
 pub fn propagate_expired(state: &mut State, db: usize, key: &[u8]) {
-    if state.persist.aof.is_none() || state.persist.loading {
+    if (state.persist.aof.is_none() && state.repl.backlog.is_none()) || state.persist.loading {
         return;
     }
-    append(state, db, &[vec![b("DEL"), Bytes::copy_from_slice(key)]]);
+    let cmds = [vec![b("DEL"), Bytes::copy_from_slice(key)]];
+    crate::repl::feed(state, db, &cmds);
+    append(state, db, &cmds);
 }
 
 fn append(state: &mut State, db: usize, cmds: &[Vec<Bytes>]) {
