@@ -90,8 +90,9 @@ pub struct ClientInfo {
     pub kill: Arc<Notify>,
     pub killed: bool,
     /// Replies and pushes produced for this client by others (Pub/Sub messages, keyspace
-    /// notifications, a blocked command served by another client's write).
-    pub outbox: BytesMut,
+    /// notifications, a blocked command served by another client's write, the replication
+    /// stream). Shared with the connection task, which drains it without the state lock.
+    pub outbox: Arc<Outbox>,
     /// When the outbox went over the soft output-buffer limit (ms), for `soft_seconds`.
     pub soft_limit_since: Option<i64>,
     /// A watched key was modified: the next EXEC fails.
@@ -121,7 +122,7 @@ impl ClientInfo {
             resp: 2,
             kill,
             killed: false,
-            outbox: BytesMut::new(),
+            outbox: Arc::new(Outbox::default()),
             soft_limit_since: None,
             dirty_cas: false,
             unblocked: None,
@@ -130,5 +131,57 @@ impl ClientInfo {
             is_replica: false,
             is_master: false,
         }
+    }
+}
+
+impl ClientInfo {
+    /// Marks the client for closing and wakes its connection task.
+    pub fn kill(&mut self) {
+        self.killed = true;
+        self.outbox.close();
+        self.kill.notify_one();
+    }
+}
+
+/// Pending output written by other clients. Its own small lock lets a subscriber's connection
+/// collect its messages without contending for the server state with the publishers.
+#[derive(Default)]
+pub struct Outbox {
+    buf: parking_lot::Mutex<BytesMut>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Outbox {
+    /// Appends bytes; returns the pending length.
+    pub fn push(&self, bytes: &[u8]) -> usize {
+        let mut b = self.buf.lock();
+        b.extend_from_slice(bytes);
+        b.len()
+    }
+
+    pub fn take(&self) -> BytesMut {
+        std::mem::take(&mut *self.buf.lock())
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn clear(&self) {
+        self.buf.lock().clear();
+    }
+
+    /// The client is being closed: drop what is pending.
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        *self.buf.lock() = BytesMut::new();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
     }
 }

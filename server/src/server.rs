@@ -236,20 +236,34 @@ impl State {
     /// Delivers a message to every subscriber of `channel` (directly or by pattern); returns
     /// how many received it.
     pub fn publish(&mut self, channel: &[u8], payload: &[u8]) -> usize {
-        let deliveries = self.pubsub.deliveries(channel, payload);
-        let n = deliveries.len();
-        for d in deliveries {
-            let (client, parts): (u64, Vec<&[u8]>) = match &d {
-                Delivery::Message { client, channel, payload } => (*client, vec![b"message", channel, payload]),
-                Delivery::PMessage { client, pattern, channel, payload } => (*client, vec![b"pmessage", pattern, channel, payload]),
-            };
-            let resp3 = self.clients.get(&client).is_some_and(|c| c.resp == 3);
+        fn encode(resp3: bool, parts: &[&[u8]]) -> BytesMut {
             let mut buf = BytesMut::new();
             write::header(&mut buf, if resp3 { b'>' } else { b'*' }, parts.len() as i64);
             for p in parts {
                 write::bulk(&mut buf, p);
             }
-            self.push_to(client, &buf, PUBSUB_CLASS);
+            buf
+        }
+        let deliveries = self.pubsub.deliveries(channel, payload);
+        let n = deliveries.len();
+        // A channel message is the same bytes for every subscriber of one protocol version.
+        let mut message: [Option<BytesMut>; 2] = [None, None];
+        for d in deliveries {
+            let client = match &d {
+                Delivery::Message { client, .. } | Delivery::PMessage { client, .. } => *client,
+            };
+            let resp3 = self.clients.get(&client).is_some_and(|c| c.resp == 3);
+            let pmessage;
+            let bytes: &[u8] = match &d {
+                Delivery::Message { channel, payload, .. } => {
+                    message[resp3 as usize].get_or_insert_with(|| encode(resp3, &[b"message", channel, payload]))
+                }
+                Delivery::PMessage { pattern, channel, payload, .. } => {
+                    pmessage = encode(resp3, &[b"pmessage", pattern, channel, payload]);
+                    &pmessage
+                }
+            };
+            self.push_to(client, bytes, PUBSUB_CLASS);
         }
         n
     }
@@ -267,8 +281,7 @@ impl State {
         if c.killed {
             return;
         }
-        c.outbox.extend_from_slice(bytes);
-        let len = c.outbox.len() as u64;
+        let len = c.outbox.push(bytes) as u64;
         let over_hard = limit.hard > 0 && len > limit.hard;
         let over_soft = limit.soft > 0 && len > limit.soft;
         let soft_expired = match (over_soft, c.soft_limit_since) {
@@ -284,8 +297,8 @@ impl State {
         };
         if over_hard || soft_expired {
             tracing::warn!(client = %c.addr, "Client closed for overcoming of output buffer limits.");
-            c.killed = true;
-            c.outbox = BytesMut::new();
+            c.kill();
+            return;
         }
         c.kill.notify_one();
     }

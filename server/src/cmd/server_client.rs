@@ -232,8 +232,7 @@ fn kill_client(ctx: &mut Ctx, id: u64) {
         ctx.client.close_after_reply = true;
     }
     if let Some(info) = ctx.state.clients.get_mut(&id) {
-        info.killed = true;
-        info.kill.notify_one();
+        info.kill();
     }
 }
 

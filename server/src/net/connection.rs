@@ -22,6 +22,7 @@ use crate::util::now_ms;
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr, id: u64) {
     let local = stream.local_addr().unwrap_or(addr);
     let kill = Arc::new(Notify::new());
+    let outbox: Arc<crate::client::Outbox>;
     let mut decoder = RequestDecoder::new(Limits::default());
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut client = Client::new(id, addr, local, false);
@@ -40,6 +41,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             id,
             ClientInfo::new(id, std::os::fd::AsRawFd::as_raw_fd(&stream), addr, local, kill.clone(), now),
         );
+        outbox = st.clients.get(&id).map(|c| c.outbox.clone()).unwrap_or_default();
         client.authenticated = st.config.requirepass.is_none();
         let limits = Limits { max_bulk_len: st.config.proto_max_bulk_len, max_multibulk_len: MAX_MULTIBULK_LEN };
         (limits, st.config.timeout)
@@ -80,14 +82,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             r = read => r.unwrap_or_default(),
             _ = &mut woken => {
                 woken.set(kill.notified());
-                // Woken by another client: to be closed, or to deliver what it left us.
-                let pending = {
-                    let mut st = scripting::lock_state(&shared).await;
-                    match st.clients.get_mut(&id) {
-                        Some(info) if !info.killed => std::mem::take(&mut info.outbox),
-                        _ => break 'conn,
-                    }
-                };
+                // Woken by another client: to be closed, or to deliver what it left us
+                // (without taking the state lock).
+                if outbox.is_closed() {
+                    break 'conn;
+                }
+                let pending = outbox.take();
                 if !pending.is_empty() && stream.write_all(&pending).await.is_err() {
                     break 'conn;
                 }
@@ -170,7 +170,7 @@ fn run_batch(
     // Messages that arrived for us go out before the replies of this batch.
     if let Some(info) = st.clients.get_mut(&id) {
         if !info.outbox.is_empty() {
-            reply.raw(&std::mem::take(&mut info.outbox));
+            reply.raw(&info.outbox.take());
         }
     }
     let mut last_cmd = None;
@@ -262,7 +262,7 @@ async fn wait_unblocked<'k>(
             if info.killed {
                 return false;
             }
-            (std::mem::take(&mut info.outbox), info.unblocked.take())
+            (info.outbox.take(), info.unblocked.take())
         };
         let mut out = pending;
         let done = match outcome {

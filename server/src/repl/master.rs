@@ -166,15 +166,14 @@ fn send_bulk(state: &mut State, i: usize) {
 /// Appends to a client's output without the output-buffer limit (the RDB payload).
 fn push_unlimited(state: &mut State, id: u64, bytes: &[u8]) {
     if let Some(c) = state.clients.get_mut(&id) {
-        c.outbox.extend_from_slice(bytes);
+        c.outbox.push(bytes);
         c.kill.notify_one();
     }
 }
 
 fn kill_client(state: &mut State, id: u64) {
     if let Some(c) = state.clients.get_mut(&id) {
-        c.killed = true;
-        c.kill.notify_one();
+        c.kill();
     }
 }
 
