@@ -1,0 +1,281 @@
+//! Shared harness of the server integration tests: free ports, temporary directories, our
+//! binary and Debian's redis-server started on 127.0.0.1 and stopped by pid, a small RESP
+//! connection.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use compat::resp::{parse_frame, Frame};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A temporary directory removed when dropped (declare it before the servers using it).
+pub struct TempDir(pub PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
+    let d = std::env::temp_dir().join(format!("rcodis-it-{tag}-{}-{}", std::process::id(), free_port()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    TempDir(d)
+}
+
+pub fn redis_server_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("redis-server")).find(|p| p.is_file())
+}
+
+macro_rules! require_redis {
+    () => {
+        match redis_server_binary() {
+            Some(b) => b,
+            None => {
+                eprintln!("SKIPPED: redis-server not found on PATH");
+                return;
+            }
+        }
+    };
+}
+
+pub fn reference_dir() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("RCODIS_REFERENCE_DIR") {
+        return Some(PathBuf::from(p));
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().map(|a| a.join("shared/reference")).find(|c| c.is_dir())
+}
+
+macro_rules! require_reference {
+    () => {
+        match reference_dir() {
+            Some(d) => d.join("codis-3.2"),
+            None => {
+                eprintln!("SKIPPED: shared/reference recordings not found (set RCODIS_REFERENCE_DIR)");
+                return;
+            }
+        }
+    };
+}
+
+/// A server process (ours or redis-server), killed by pid when dropped.
+pub struct Server {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub bin: PathBuf,
+    pub args: Vec<String>,
+}
+
+pub const OURS: &str = env!("CARGO_BIN_EXE_codis-server");
+
+impl Server {
+    pub fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
+        let mut args: Vec<String> = vec!["--bind".into(), "127.0.0.1".into(), "--dir".into(), dir.to_string_lossy().into_owned()];
+        args.extend(["--logfile", "server.log", "--daemonize", "no"].iter().map(|s| s.to_string()));
+        let mut has = |name: &str, default: &str| {
+            if !extra.contains(&name) {
+                args.push(name.into());
+                args.push(default.into());
+            }
+        };
+        has("--save", "");
+        has("--appendonly", "no");
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut s = Server { child: None, port: 0, dir: dir.to_path_buf(), bin: bin.to_path_buf(), args };
+        s.spawn();
+        s
+    }
+
+    pub fn ours(dir: &Path, extra: &[&str]) -> Server {
+        Server::start(Path::new(OURS), dir, extra)
+    }
+
+    pub fn spawn(&mut self) {
+        let port = free_port();
+        let child = Command::new(&self.bin)
+            .args(["--port", &port.to_string()])
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        self.child = Some(child);
+        self.port = port;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("{} exited ({status}); log:\n{}", self.bin.display(), self.log());
+            }
+            if let Ok(mut c) = Conn::connect(port) {
+                let r = c.cmd(&["PING"]);
+                if r == Frame::Simple("PONG".into()) || matches!(&r, Frame::Error(e) if e.starts_with(b"NOAUTH")) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "server not ready; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn conn(&self) -> Conn {
+        Conn::connect(self.port).unwrap()
+    }
+
+    /// kill -9 and wait.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for the exit.
+    pub fn term(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while c.try_wait().unwrap().is_none() {
+                assert!(Instant::now() < deadline, "server did not exit on SIGTERM");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub struct Conn {
+    pub s: TcpStream,
+    pub buf: BytesMut,
+}
+
+impl Conn {
+    pub fn connect(port: u16) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        s.set_nodelay(true)?;
+        Ok(Conn { s, buf: BytesMut::new() })
+    }
+
+    pub fn send(&mut self, args: &[&[u8]]) {
+        let mut out = Vec::new();
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.s.write_all(&out).unwrap();
+    }
+
+    pub fn read(&mut self) -> Frame {
+        loop {
+            if let Some((f, n)) = parse_frame(&self.buf).unwrap() {
+                let _ = self.buf.split_to(n);
+                return f;
+            }
+            let mut tmp = [0u8; 65536];
+            let n = self.s.read(&mut tmp).unwrap();
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    pub fn cmd_b(&mut self, args: &[&[u8]]) -> Frame {
+        self.send(args);
+        self.read()
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> Frame {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.cmd_b(&a)
+    }
+
+    pub fn ok(&mut self, args: &[&str]) {
+        let r = self.cmd(args);
+        assert!(!r.is_error(), "{args:?} -> {r:?}");
+    }
+
+    pub fn int(&mut self, args: &[&str]) -> i64 {
+        match self.cmd(args) {
+            Frame::Integer(n) => n,
+            f => panic!("{args:?} -> {f:?}"),
+        }
+    }
+
+    pub fn info_field(&mut self, name: &str) -> String {
+        let Frame::Bulk(text) = self.cmd(&["INFO", "persistence"]) else { panic!("INFO") };
+        let text = String::from_utf8_lossy(&text).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {name} in INFO:\n{text}"))
+    }
+
+    /// Sends many commands at once and reads all replies (checked not to be errors).
+    pub fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) {
+        for chunk in cmds.chunks(1000) {
+            let mut out = Vec::new();
+            for c in chunk {
+                out.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
+                for a in c {
+                    out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                    out.extend_from_slice(a);
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            self.s.write_all(&out).unwrap();
+            for _ in chunk {
+                let r = self.read();
+                assert!(!r.is_error(), "{r:?}");
+            }
+        }
+    }
+}
+
+pub fn bulk(f: Frame) -> Bytes {
+    match f {
+        Frame::Bulk(b) => b,
+        f => panic!("not a bulk: {f:?}"),
+    }
+}
+
+pub fn strings(f: Frame) -> Vec<Bytes> {
+    match f {
+        Frame::Array(items) | Frame::Set(items) => items.into_iter().map(bulk).collect(),
+        f => panic!("not an array: {f:?}"),
+    }
+}
