@@ -43,3 +43,19 @@ pub fn bulk(out: &mut BytesMut, b: &[u8]) {
     out.put_slice(b);
     out.put_slice(b"\r\n");
 }
+
+/// Appends a request (multibulk of bulk strings) to `out`, as replication and the AOF write it.
+pub fn command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    let mut b = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(b.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        let a = a.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(b.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}

@@ -126,20 +126,7 @@ fn config_num(state: &State, name: &str) -> u64 {
 // ---------------------------------------------------------------------------------------------
 // RESP encoding.
 
-fn encode_cmd<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    let mut b = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(b.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(b.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+use compat::resp::write::command as encode_cmd;
 
 fn b(s: &'static str) -> Bytes {
     Bytes::from_static(s.as_bytes())

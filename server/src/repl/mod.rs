@@ -137,20 +137,7 @@ pub fn random_id() -> String {
     (0..40).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect()
 }
 
-pub(crate) fn encode_cmd<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    let mut b = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(b.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(b.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub(crate) use compat::resp::write::command as encode_cmd;
 
 /// Sets (or clears) our master, keeping CONFIG GET / CONFIG REWRITE's `replicaof` in step.
 pub fn set_master(state: &mut State, master: Option<(String, u16)>) {
