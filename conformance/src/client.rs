@@ -57,7 +57,9 @@ impl std::error::Error for ConnError {}
 impl From<io::Error> for ConnError {
     fn from(e: io::Error) -> Self {
         match e.kind() {
-            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => ConnError::Closed,
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => {
+                ConnError::Closed
+            }
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ConnError::Timeout,
             _ => ConnError::Io(e),
         }

@@ -9,8 +9,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -177,7 +177,8 @@ impl Server {
             match Server::try_start(kind, &bin, extra) {
                 Ok(s) => return Ok(s),
                 Err(e) => {
-                    let retry = format!("{e:#}").contains("already in use") || format!("{e:#}").contains("Address in use");
+                    let retry =
+                        format!("{e:#}").contains("already in use") || format!("{e:#}").contains("Address in use");
                     last_err = Some(e);
                     if !retry {
                         break;

@@ -59,21 +59,56 @@ fn cases() -> Vec<Case> {
         case("multibulk count over INT_MAX", "*3000000000\r\n", proto("invalid multibulk length"), true),
         Case {
             redis7: false,
-            ..case("2M-element multibulk (codis-server 3.2 limit: 1M)", "*2000000\r\n", proto("invalid multibulk length"), true)
+            ..case(
+                "2M-element multibulk (codis-server 3.2 limit: 1M)",
+                "*2000000\r\n",
+                proto("invalid multibulk length"),
+                true,
+            )
         },
         case("inline: unbalanced double quote", "set \"a\r\n", proto("unbalanced quotes in request"), true),
         case("inline: unbalanced single quote", "set 'a\r\n", proto("unbalanced quotes in request"), true),
         case("inline: text after a closing quote", "set \"a\"b c\r\n", proto("unbalanced quotes in request"), true),
         case("inline request over 64 KB", vec![b'x'; 70_000], proto("too big inline request"), true),
-        case("multibulk count line over 64 KB", [&b"*"[..], &vec![b'1'; 70_000]].concat(), proto("too big mbulk count string"), true),
-        case("bulk count line over 64 KB", [&b"*1\r\n$"[..], &vec![b'1'; 70_000]].concat(), proto("too big bulk count string"), true),
-        case("good command, then garbage in the same packet", "PING\r\n*abc\r\n", [&b"+PONG\r\n"[..], &proto("invalid multibulk length")].concat(), true),
+        case(
+            "multibulk count line over 64 KB",
+            [&b"*"[..], &vec![b'1'; 70_000]].concat(),
+            proto("too big mbulk count string"),
+            true,
+        ),
+        case(
+            "bulk count line over 64 KB",
+            [&b"*1\r\n$"[..], &vec![b'1'; 70_000]].concat(),
+            proto("too big bulk count string"),
+            true,
+        ),
+        case(
+            "good command, then garbage in the same packet",
+            "PING\r\n*abc\r\n",
+            [&b"+PONG\r\n"[..], &proto("invalid multibulk length")].concat(),
+            true,
+        ),
         case("empty and negative multibulk are skipped", "*0\r\n*-5\r\nPING\r\n", "+PONG\r\n", false),
         case("blank inline lines are skipped", "\r\n\r\nPING\r\n", "+PONG\r\n", false),
-        case("wrong arity (multibulk)", "*1\r\n$3\r\nGET\r\n", "-ERR wrong number of arguments for 'get' command\r\n", false),
+        case(
+            "wrong arity (multibulk)",
+            "*1\r\n$3\r\nGET\r\n",
+            "-ERR wrong number of arguments for 'get' command\r\n",
+            false,
+        ),
         case("wrong arity (inline)", "GET\r\n", "-ERR wrong number of arguments for 'get' command\r\n", false),
-        case("wrong arity, too many", "*3\r\n$3\r\nGET\r\n$1\r\na\r\n$1\r\nb\r\n", "-ERR wrong number of arguments for 'get' command\r\n", false),
-        case("unknown command", "FOO bar\r\n", "-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n", false),
+        case(
+            "wrong arity, too many",
+            "*3\r\n$3\r\nGET\r\n$1\r\na\r\n$1\r\nb\r\n",
+            "-ERR wrong number of arguments for 'get' command\r\n",
+            false,
+        ),
+        case(
+            "unknown command",
+            "FOO bar\r\n",
+            "-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n",
+            false,
+        ),
         case(
             "unknown command with non-UTF-8 bytes (echoed as they are)",
             &b"N\xba2G8 \xb4x\r\n"[..],
@@ -93,7 +128,12 @@ fn cases() -> Vec<Case> {
         Case {
             setup: &[&["DEL", "l"], &["RPUSH", "l", "a"]],
             needs: &["RPUSH", "DEL"],
-            ..case("wrong type", "GET l\r\n", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", false)
+            ..case(
+                "wrong type",
+                "GET l\r\n",
+                "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+                false,
+            )
         },
         Case {
             setup: &[&["SET", "n", "abc"]],
@@ -103,20 +143,40 @@ fn cases() -> Vec<Case> {
         Case {
             setup: &[&["SET", "n", "1"]],
             needs: &["INCRBY"],
-            ..case("non-integer increment", "INCRBY n 1.5\r\n", "-ERR value is not an integer or out of range\r\n", false)
+            ..case(
+                "non-integer increment",
+                "INCRBY n 1.5\r\n",
+                "-ERR value is not an integer or out of range\r\n",
+                false,
+            )
         },
         Case {
             setup: &[&["SET", "n", "1"]],
             needs: &["GETEX"],
-            ..case("non-integer expire", "GETEX n EX abc\r\n", "-ERR value is not an integer or out of range\r\n", false)
+            ..case(
+                "non-integer expire",
+                "GETEX n EX abc\r\n",
+                "-ERR value is not an integer or out of range\r\n",
+                false,
+            )
         },
         Case {
             needs: &["HSET"],
-            ..case("HSET with a field but no value", "HSET h f\r\n", "-ERR wrong number of arguments for 'hset' command\r\n", false)
+            ..case(
+                "HSET with a field but no value",
+                "HSET h f\r\n",
+                "-ERR wrong number of arguments for 'hset' command\r\n",
+                false,
+            )
         },
         Case {
             needs: &["LRANGE"],
-            ..case("non-integer list index", "LRANGE l 0 x\r\n", "-ERR value is not an integer or out of range\r\n", false)
+            ..case(
+                "non-integer list index",
+                "LRANGE l 0 x\r\n",
+                "-ERR value is not an integer or out of range\r\n",
+                false,
+            )
         },
     ]);
     v
@@ -155,7 +215,12 @@ fn run(kind: Kind) {
         conn.send_raw(&c.send).unwrap_or_else(|e| panic!("{}: send: {e}", c.name));
         let (got, _) = conn.read_raw(c.expect.len(), Duration::from_secs(5));
         if got != c.expect {
-            failures.push(format!("{}: expected {} got {}", c.name, render::raw(&c.expect, 200), render::raw(&got, 200)));
+            failures.push(format!(
+                "{}: expected {} got {}",
+                c.name,
+                render::raw(&c.expect, 200),
+                render::raw(&got, 200)
+            ));
         } else {
             match c.after {
                 After::Close => {
@@ -242,15 +307,31 @@ fn garbage(kind: Kind) {
     let alphabet: &[u8] = b"*$+-:\r\n0123456789-abcPINGSET \"'\\x";
     for round in 0..200 {
         let len = rng.random_range(1..200);
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| if rng.random_bool(0.8) { alphabet[rng.random_range(0..alphabet.len())] } else { rng.random::<u8>() })
-            .collect();
+        let bytes: Vec<u8> =
+            (0..len)
+                .map(|_| {
+                    if rng.random_bool(0.8) {
+                        alphabet[rng.random_range(0..alphabet.len())]
+                    } else {
+                        rng.random::<u8>()
+                    }
+                })
+                .collect();
         let mut c = server.connect().unwrap();
         let _ = c.send_raw(&bytes);
         let _ = c.drain_until_close(Duration::from_millis(20));
         drop(c);
-        bystander_ok(&mut other, &format!("garbage round {round} (BAD_INPUT_SEED={seed}): {}", render::raw(&bytes, 300)));
-        assert!(server.is_alive(), "{} died on garbage round {round} (BAD_INPUT_SEED={seed}): {}\n{}", kind.name(), render::raw(&bytes, 300), server.log_tail(3000));
+        bystander_ok(
+            &mut other,
+            &format!("garbage round {round} (BAD_INPUT_SEED={seed}): {}", render::raw(&bytes, 300)),
+        );
+        assert!(
+            server.is_alive(),
+            "{} died on garbage round {round} (BAD_INPUT_SEED={seed}): {}\n{}",
+            kind.name(),
+            render::raw(&bytes, 300),
+            server.log_tail(3000)
+        );
     }
     bystander_ok(&mut other, "garbage");
 }

@@ -57,7 +57,8 @@ fn redis_py_default_settings() {
     }
     let server = Server::start(Kind::Codis).expect("start codis-server");
     let script = conformance::server::workspace_root().join("conformance/tests/clients/redis_py_smoke.py");
-    let out = std::process::Command::new("python3").arg(script).arg(server.port().to_string()).output().expect("python3");
+    let out =
+        std::process::Command::new("python3").arg(script).arg(server.port().to_string()).output().expect("python3");
     assert!(
         out.status.success(),
         "redis-py smoke test failed:\n{}\n{}",

@@ -96,7 +96,11 @@ fn per_family(label: &str, candidate: Kind, gate: Gate) {
     eprintln!("{label}: DIFF_SEED={seed}");
     let mut table = String::new();
     let _ = writeln!(table, "{label} (DIFF_SEED={seed}, {n} commands per family)");
-    let _ = writeln!(table, "{:<11} {:>8} {:>6} {:>6}  unknown commands / differing commands", "family", "commands", "diffs", "gated");
+    let _ = writeln!(
+        table,
+        "{:<11} {:>8} {:>6} {:>6}  unknown commands / differing commands",
+        "family", "commands", "diffs", "gated"
+    );
     let mut details = String::new();
     let mut failed = Vec::new();
     let mut status: BTreeMap<&str, String> = BTreeMap::new();
@@ -117,11 +121,16 @@ fn per_family(label: &str, candidate: Kind, gate: Gate) {
         let own: Vec<&str> = o.missing.iter().map(String::as_str).filter(|m| f.commands().contains(m)).collect();
         let others = o.missing.len() - own.len();
         let note = if !o.missing.is_empty() {
-            format!("unknown: {} (+{others} set-up commands of other families) | differ: {}", own.join(" "), differing.join(" "))
+            format!(
+                "unknown: {} (+{others} set-up commands of other families) | differ: {}",
+                own.join(" "),
+                differing.join(" ")
+            )
         } else {
             differing.join(" ")
         };
-        let _ = writeln!(table, "{:<11} {:>8} {:>6} {:>6}  {}", f.name(), o.executed, o.mismatches.len(), o.gated, note);
+        let _ =
+            writeln!(table, "{:<11} {:>8} {:>6} {:>6}  {}", f.name(), o.executed, o.mismatches.len(), o.gated, note);
         details.push_str(&full_report(&o));
         details.push('\n');
         status.insert(f.name(), if o.passed() { "ok".into() } else { "differs".into() });

@@ -62,7 +62,12 @@ fn load() -> Vec<Entry> {
                 line,
                 port: v["port"].as_u64().expect("port"),
                 note: v["note"].as_str().unwrap_or("").to_string(),
-                request: v["request"].as_array().expect("request").iter().map(|a| latin1(a.as_str().expect("string arg"))).collect(),
+                request: v["request"]
+                    .as_array()
+                    .expect("request")
+                    .iter()
+                    .map(|a| latin1(a.as_str().expect("string arg")))
+                    .collect(),
                 raw: latin1(raws[0].as_str().expect("raw reply")),
             }
         })
@@ -118,9 +123,12 @@ fn replay(entries: &[Entry], steps: &[Step]) -> String {
                 assert_eq!(e.port, 6379, "line {l} is not a source-server line");
                 (format!("e1:{l}"), e.request.clone(), e.raw.clone(), e.note.clone())
             }
-            Step::Rebuild { args, expect, why } => {
-                ("rebuild".to_string(), args.iter().map(|a| a.as_bytes().to_vec()).collect(), expect.to_vec(), why.to_string())
-            }
+            Step::Rebuild { args, expect, why } => (
+                "rebuild".to_string(),
+                args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+                expect.to_vec(),
+                why.to_string(),
+            ),
         };
         let got = match conn.as_mut() {
             None => expect.clone(),

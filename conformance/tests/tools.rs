@@ -16,7 +16,9 @@ use conformance::server::{find_in_path, TempDir};
 use conformance::{Conn, Kind, Server};
 
 fn tool(name: &str) -> PathBuf {
-    find_in_path(name).unwrap_or_else(|| panic!("{name} not found in PATH: install Debian's redis-tools (`apt-get install redis-tools`)"))
+    find_in_path(name).unwrap_or_else(|| {
+        panic!("{name} not found in PATH: install Debian's redis-tools (`apt-get install redis-tools`)")
+    })
 }
 
 /// A tool process writing to a file; killed (by PID) when dropped.
@@ -170,10 +172,13 @@ fn fill_types(c: &mut Conn) {
 #[test]
 fn bigkeys_summary_matches_redis() {
     let sv = servers(fill_types);
-    let outs: Vec<String> = sv.iter().map(|s| run("redis-cli", &args(s, &["--bigkeys"]), Duration::from_secs(60))).collect();
+    let outs: Vec<String> =
+        sv.iter().map(|s| run("redis-cli", &args(s, &["--bigkeys"]), Duration::from_secs(60))).collect();
     let split = |o: &str| -> (String, Vec<String>, String) {
-        let (head, rest) = o.split_once("[").map(|(h, r)| (h.to_string(), format!("[{r}"))).unwrap_or((o.to_string(), String::new()));
-        let (progress, summary) = rest.split_once("-------- summary -------").unwrap_or_else(|| panic!("no summary in:\n{o}"));
+        let (head, rest) =
+            o.split_once("[").map(|(h, r)| (h.to_string(), format!("[{r}"))).unwrap_or((o.to_string(), String::new()));
+        let (progress, summary) =
+            rest.split_once("-------- summary -------").unwrap_or_else(|| panic!("no summary in:\n{o}"));
         (head, progress.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect(), summary.to_string())
     };
     let (hr, pr, sr) = split(&outs[0]);
@@ -186,11 +191,18 @@ fn bigkeys_summary_matches_redis() {
     for (p, summary) in [(&pr, &sr), (&po, &so)] {
         assert!(!p.is_empty());
         for l in p.iter() {
-            let ok = l.starts_with('[') && l.contains("%] Biggest ") && l.contains(" found so far '\"") && l.contains(" with ");
+            let ok = l.starts_with('[')
+                && l.contains("%] Biggest ")
+                && l.contains(" found so far '\"")
+                && l.contains(" with ");
             assert!(ok, "progress line {l:?}");
         }
         for ty in ["string", "list", "hash", "set", "zset"] {
-            let last = p.iter().rev().find(|l| l.split_whitespace().nth(2) == Some(ty)).unwrap_or_else(|| panic!("no {ty} line"));
+            let last = p
+                .iter()
+                .rev()
+                .find(|l| l.split_whitespace().nth(2) == Some(ty))
+                .unwrap_or_else(|| panic!("no {ty} line"));
             let key = last.split('\'').nth(1).unwrap();
             assert!(summary.contains(&format!("{ty} found '{key}'")), "{ty}: {last} vs summary {summary}");
         }
@@ -205,8 +217,12 @@ fn stat_row(l: &str) -> Option<(String, String, String, String)> {
     }
     let mem_ok = f[1].trim_end_matches(['B', 'K', 'M', 'G']).parse::<f64>().is_ok();
     let delta = f[5].strip_prefix("(+").and_then(|d| d.strip_suffix(')'))?;
-    (mem_ok && f[2].parse::<u64>().is_ok() && f[3].parse::<u64>().is_ok() && f[4].parse::<u64>().is_ok() && delta.parse::<u64>().is_ok())
-        .then(|| (f[0].to_string(), f[2].to_string(), f[3].to_string(), delta.to_string()))
+    (mem_ok
+        && f[2].parse::<u64>().is_ok()
+        && f[3].parse::<u64>().is_ok()
+        && f[4].parse::<u64>().is_ok()
+        && delta.parse::<u64>().is_ok())
+    .then(|| (f[0].to_string(), f[2].to_string(), f[3].to_string(), delta.to_string()))
 }
 
 #[test]
@@ -219,7 +235,8 @@ fn stat_prints_rows_like_redis() {
     let mut outs = Vec::new();
     for s in &sv {
         let r = Running::start("redis-cli", &args(s, &["--stat", "-i", "0.1"]), true);
-        let enough = r.wait_output(Duration::from_secs(10), |o| o.lines().filter(|l| stat_row(l).is_some()).count() >= 4);
+        let enough =
+            r.wait_output(Duration::from_secs(10), |o| o.lines().filter(|l| stat_row(l).is_some()).count() >= 4);
         let out = r.stdout();
         drop(r);
         assert!(enough, "{}: --stat printed too little:\n{out}", s.kind.name());
@@ -262,7 +279,12 @@ fn monitor_lines(out: &str) -> Vec<String> {
 /// monitor's lines (normalised) once the final `ECHO end-of-script` shows up.
 fn monitor(s: &Server, script: &[Vec<&[u8]>]) -> Vec<String> {
     let r = Running::start("redis-cli", &args(s, &["monitor"]), true);
-    assert!(r.wait_output(Duration::from_secs(10), |o| o.starts_with("OK")), "{}: monitor did not start: {}", s.kind.name(), r.stdout());
+    assert!(
+        r.wait_output(Duration::from_secs(10), |o| o.starts_with("OK")),
+        "{}: monitor did not start: {}",
+        s.kind.name(),
+        r.stdout()
+    );
     let mut c = s.connect().unwrap();
     for a in script {
         c.call(a).unwrap();
@@ -303,8 +325,15 @@ fn monitor_shows_other_clients_commands_quoted_like_redis() {
 #[test]
 fn monitor_shows_a_transaction_like_redis() {
     let sv = servers(|_| {});
-    let script: Vec<Vec<&[u8]>> =
-        vec![vec![b"MULTI"], vec![b"INCR", b"n"], vec![b"LPUSH", b"n", b"x"], vec![b"EXEC"], vec![b"MULTI"], vec![b"GET", b"n"], vec![b"DISCARD"]];
+    let script: Vec<Vec<&[u8]>> = vec![
+        vec![b"MULTI"],
+        vec![b"INCR", b"n"],
+        vec![b"LPUSH", b"n", b"x"],
+        vec![b"EXEC"],
+        vec![b"MULTI"],
+        vec![b"GET", b"n"],
+        vec![b"DISCARD"],
+    ];
     let seen: Vec<Vec<String>> = sv.iter().map(|s| monitor(s, &script)).collect();
     assert_eq!(seen[0], seen[1], "monitor output (Redis first, ours second)");
 }
@@ -346,13 +375,18 @@ fn benchmark_quick_run_reports_every_test() {
     let sv = servers(|_| {});
     let mut names = Vec::new();
     for s in &sv {
-        let out = run("redis-benchmark", &args(s, &["-q", "-n", "1000", "-t", "ping,set,get"]), Duration::from_secs(120));
+        let out =
+            run("redis-benchmark", &args(s, &["-q", "-n", "1000", "-t", "ping,set,get"]), Duration::from_secs(120));
         // Progress updates end with '\r'; the final line of a test follows the last one.
-        let lines: Vec<&str> = out.lines().map(|l| l.rsplit('\r').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> =
+            out.lines().map(|l| l.rsplit('\r').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).collect();
         let mut n = Vec::new();
         for l in &lines {
             let (name, rest) = l.split_once(": ").unwrap_or_else(|| panic!("{}: line {l:?}", s.kind.name()));
-            let rps = rest.split_once(" requests per second, p50=").map(|x| x.0).unwrap_or_else(|| panic!("{}: line {l:?}", s.kind.name()));
+            let rps = rest
+                .split_once(" requests per second, p50=")
+                .map(|x| x.0)
+                .unwrap_or_else(|| panic!("{}: line {l:?}", s.kind.name()));
             let rps: f64 = rps.parse().unwrap_or_else(|_| panic!("{}: rate in {l:?}", s.kind.name()));
             assert!(rps > 0.0 && rest.ends_with(" msec"), "{}: {l:?}", s.kind.name());
             n.push(name.to_string());

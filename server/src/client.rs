@@ -108,7 +108,14 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     /// The registry entry of a connection that just arrived.
-    pub fn new(id: u64, fd: i32, addr: SocketAddr, local_addr: SocketAddr, kill: Arc<Notify>, now_ms: i64) -> ClientInfo {
+    pub fn new(
+        id: u64,
+        fd: i32,
+        addr: SocketAddr,
+        local_addr: SocketAddr,
+        kill: Arc<Notify>,
+        now_ms: i64,
+    ) -> ClientInfo {
         ClientInfo {
             id,
             fd,

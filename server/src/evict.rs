@@ -31,8 +31,8 @@ use std::time::Instant;
 
 use rand::Rng;
 
-use crate::cmd::{flags, CommandSpec, CommandTable};
 use crate::client::Client;
+use crate::cmd::{flags, CommandSpec, CommandTable};
 use crate::config::Config;
 use crate::db::{Db, KeyPos, Value};
 use crate::server::State;
@@ -303,7 +303,8 @@ pub fn perform_evictions(state: &mut State) -> Evict {
     let mut ev = std::mem::take(&mut state.evict);
     let mut result = Evict::Ok;
     while freed < to_free {
-        let best = if policy.random() { pick_random(state, &mut ev, policy) } else { pick_from_pool(state, &mut ev, policy) };
+        let best =
+            if policy.random() { pick_random(state, &mut ev, policy) } else { pick_from_pool(state, &mut ev, policy) };
         let Some((db, at)) = best else {
             result = Evict::Fail;
             break;

@@ -14,12 +14,12 @@ mod config;
 mod db;
 mod evict;
 mod longdouble;
-mod pubsub;
-mod repl;
 mod net;
 mod observe;
 mod persist;
 mod pqsort;
+mod pubsub;
+mod repl;
 mod scripting;
 mod sds;
 mod server;
@@ -48,7 +48,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("-v") | Some("--version") => {
-            println!("Redis server v=3.2.11 sha=00000000:0 malloc=jemalloc bits=64 build=rcodis-{}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "Redis server v=3.2.11 sha=00000000:0 malloc=jemalloc bits=64 build=rcodis-{}",
+                env!("CARGO_PKG_VERSION")
+            );
             return;
         }
         Some("-h") | Some("--help") => {
@@ -76,7 +79,12 @@ fn main() {
     let port = config.port;
     let pidfile = config.pidfile.clone();
     let pidfile_in = pidfile.clone();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_stack_size(32 << 20).enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(32 << 20)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let code = rt.block_on(async move {
         let shared = Arc::new(Shared::new(config));
         // The dataset is loaded before the server listens, as Redis does.
@@ -119,7 +127,9 @@ fn main() {
             if persist::prepare_shutdown(&mut shared.state.lock(), None) {
                 break;
             }
-            tracing::warn!("{name} received but errors trying to shut down the server, check the logs for more information");
+            tracing::warn!(
+                "{name} received but errors trying to shut down the server, check the logs for more information"
+            );
         }
         0
     });

@@ -145,7 +145,12 @@ mod tests {
 
     #[test]
     fn monitor_quoting() {
-        let line = monitor_line(1_339_518_083_107_412, 0, "127.0.0.1:60866", &[Bytes::from_static(b"set"), Bytes::from_static(b"a\"\n\x01")]);
+        let line = monitor_line(
+            1_339_518_083_107_412,
+            0,
+            "127.0.0.1:60866",
+            &[Bytes::from_static(b"set"), Bytes::from_static(b"a\"\n\x01")],
+        );
         assert_eq!(line, b"+1339518083.107412 [0 127.0.0.1:60866] \"set\" \"a\\\"\\n\\x01\"\r\n".to_vec());
     }
 }

@@ -132,7 +132,12 @@ impl PubSub {
         }
         for (pattern, set) in &self.patterns {
             if channel_matches(pattern, channel) {
-                out.extend(set.iter().map(|&client| Delivery::PMessage { client, pattern: pattern.clone(), channel, payload }));
+                out.extend(set.iter().map(|&client| Delivery::PMessage {
+                    client,
+                    pattern: pattern.clone(),
+                    channel,
+                    payload,
+                }));
             }
         }
         out
@@ -140,7 +145,8 @@ impl PubSub {
 
     /// Active channels (with at least one subscriber), optionally filtered by a glob.
     pub fn active_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let mut v: Vec<Bytes> = self.channels.keys().filter(|c| pattern.is_none_or(|p| channel_matches(p, c))).cloned().collect();
+        let mut v: Vec<Bytes> =
+            self.channels.keys().filter(|c| pattern.is_none_or(|p| channel_matches(p, c))).cloned().collect();
         v.sort();
         v
     }

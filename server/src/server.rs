@@ -11,11 +11,11 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio::sync::Notify;
 
+use crate::blocking::Blocking;
 use crate::client::ClientInfo;
 use crate::cmd::CommandTable;
 use crate::config::Config;
 use crate::db::{Db, KeyPos};
-use crate::blocking::Blocking;
 use crate::observe::{Latency, Slowlog};
 use crate::pubsub::{Delivery, PubSub};
 
@@ -38,12 +38,7 @@ impl Shared {
     pub fn new(config: Config) -> Shared {
         let state = State::new(config);
         let script_watch = state.scripting.watch.clone();
-        Shared {
-            state: Mutex::new(state),
-            script_watch,
-            shutdown: Notify::new(),
-            next_client_id: AtomicU64::new(1),
-        }
+        Shared { state: Mutex::new(state), script_watch, shutdown: Notify::new(), next_client_id: AtomicU64::new(1) }
     }
 }
 

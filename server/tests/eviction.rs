@@ -191,7 +191,8 @@ fn write_all(c: &mut Conn, cmds: &[Vec<Vec<u8>>]) -> (usize, usize) {
 /// Number of keys of the first `n` of `prefix:i` that still exist.
 fn surviving(c: &mut Conn, prefix: &str, n: usize) -> usize {
     let mut alive = 0;
-    let cmds: Vec<Vec<Vec<u8>>> = (0..n).map(|i| vec![b"EXISTS".to_vec(), format!("{prefix}:{i}").into_bytes()]).collect();
+    let cmds: Vec<Vec<Vec<u8>>> =
+        (0..n).map(|i| vec![b"EXISTS".to_vec(), format!("{prefix}:{i}").into_bytes()]).collect();
     for chunk in cmds.chunks(BATCH) {
         for r in c.pipeline(chunk) {
             if r == Reply::Int(1) {
@@ -214,7 +215,11 @@ fn assert_near_limit(c: &mut Conn, policy: &str) -> u64 {
     let lo = MAXMEMORY - MAXMEMORY / 20;
     let hi = MAXMEMORY + MAXMEMORY / 20;
     assert!((lo..=hi).contains(&used), "{policy}: used_memory {used} not within 5% of {MAXMEMORY}");
-    eprintln!("{policy}: used_memory {used} ({:.1}% of maxmemory), evicted {}", used as f64 * 100.0 / MAXMEMORY as f64, c.evicted());
+    eprintln!(
+        "{policy}: used_memory {used} ({:.1}% of maxmemory), evicted {}",
+        used as f64 * 100.0 / MAXMEMORY as f64,
+        c.evicted()
+    );
     used
 }
 
@@ -287,7 +292,8 @@ fn volatile(policy: &str, vold_ttl: u64, vcold_ttl: u64, favoured: impl Fn(&mut 
     // Non-denyoom commands still run; deleting frees room for writes again.
     assert_eq!(c.call(&[b"GET", b"persist:1"]), Reply::Bulk(Some(value(1))));
     assert_eq!(c.call(&[b"SET", b"x", b"y"]), Reply::Error(OOM.into()));
-    let dels: Vec<Vec<Vec<u8>>> = (0..1000).map(|i| vec![b"DEL".to_vec(), format!("persist:{i}").into_bytes()]).collect();
+    let dels: Vec<Vec<Vec<u8>>> =
+        (0..1000).map(|i| vec![b"DEL".to_vec(), format!("persist:{i}").into_bytes()]).collect();
     c.pipeline(&dels);
     assert_eq!(c.call(&[b"SET", b"x", b"y"]), Reply::Status("OK".into()));
     let used = c.used_memory();
@@ -299,7 +305,8 @@ fn volatile(policy: &str, vold_ttl: u64, vcold_ttl: u64, favoured: impl Fn(&mut 
 fn touch_after_pause(prefix: &'static str) -> impl Fn(&mut Conn, usize) {
     move |c: &mut Conn, n: usize| {
         std::thread::sleep(Duration::from_millis(2100));
-        let gets: Vec<Vec<Vec<u8>>> = (0..n).map(|i| vec![b"GET".to_vec(), format!("{prefix}:{i}").into_bytes()]).collect();
+        let gets: Vec<Vec<Vec<u8>>> =
+            (0..n).map(|i| vec![b"GET".to_vec(), format!("{prefix}:{i}").into_bytes()]).collect();
         for chunk in gets.chunks(BATCH) {
             c.pipeline(chunk);
         }
@@ -310,7 +317,8 @@ fn touch_after_pause(prefix: &'static str) -> impl Fn(&mut Conn, usize) {
 /// Reads every `old:*` many times (LFU counter grows).
 fn touch_often(prefix: &'static str) -> impl Fn(&mut Conn, usize) {
     move |c: &mut Conn, n: usize| {
-        let gets: Vec<Vec<Vec<u8>>> = (0..n).map(|i| vec![b"GET".to_vec(), format!("{prefix}:{i}").into_bytes()]).collect();
+        let gets: Vec<Vec<Vec<u8>>> =
+            (0..n).map(|i| vec![b"GET".to_vec(), format!("{prefix}:{i}").into_bytes()]).collect();
         for _ in 0..8 {
             for chunk in gets.chunks(BATCH) {
                 c.pipeline(chunk);
@@ -331,7 +339,11 @@ fn noeviction_refuses_writes() {
     assert!(used >= MAXMEMORY - MAXMEMORY / 20, "used_memory {used}");
     assert_eq!(c.evicted(), 0);
     assert_eq!(surviving(&mut c, "k", ok), ok);
-    eprintln!("noeviction: {ok} accepted, {oom} refused, used_memory {used} ({:.1}%) in {:?}", used as f64 * 100.0 / MAXMEMORY as f64, started.elapsed());
+    eprintln!(
+        "noeviction: {ok} accepted, {oom} refused, used_memory {used} ({:.1}%) in {:?}",
+        used as f64 * 100.0 / MAXMEMORY as f64,
+        started.elapsed()
+    );
     // A denyoom command inside MULTI is refused and aborts the transaction.
     assert_eq!(c.call(&[b"MULTI"]), Reply::Status("OK".into()));
     assert_eq!(c.call(&[b"SET", b"a", b"b"]), Reply::Error(OOM.into()));

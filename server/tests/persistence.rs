@@ -35,7 +35,8 @@ fn snapshot(c: &mut Conn) -> Snapshot {
             "set" => strings(c.cmd_b(&[b"SMEMBERS", k])),
             "hash" => {
                 let flat = strings(c.cmd_b(&[b"HGETALL", k]));
-                let mut pairs: Vec<Bytes> = flat.chunks(2).map(|p| Bytes::from([&p[0][..], b"=", &p[1][..]].concat())).collect();
+                let mut pairs: Vec<Bytes> =
+                    flat.chunks(2).map(|p| Bytes::from([&p[0][..], b"=", &p[1][..]].concat())).collect();
                 pairs.sort();
                 pairs
             }
@@ -81,7 +82,18 @@ fn populate(c: &mut Conn) {
     }
     cmds.push(big_hash);
     cmds.push(vec![s("HSET"), s("longhash"), s("f"), "v".repeat(100).into_bytes()]);
-    cmds.push(vec![s("ZADD"), s("zset"), s("1"), s("one"), s("2.5"), s("two"), s("-inf"), s("low"), s("0.1"), s("tenth")]);
+    cmds.push(vec![
+        s("ZADD"),
+        s("zset"),
+        s("1"),
+        s("one"),
+        s("2.5"),
+        s("two"),
+        s("-inf"),
+        s("low"),
+        s("0.1"),
+        s("tenth"),
+    ]);
     let mut big_zset = vec![s("ZADD"), s("bigzset")];
     for i in 0..500 {
         big_zset.push(format!("{}", i as f64 / 7.0).into_bytes());
@@ -125,7 +137,8 @@ fn recorded_codis_rdb_loads_with_every_value_and_ttl() {
     let refdir = require_reference!();
     let dir = temp_dir("legacy");
     copy(&refdir.join("f1_codis_server_dump.rdb"), &dir.join("dump.rdb"));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(refdir.join("f1_rdb_summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(refdir.join("f1_rdb_summary.json")).unwrap()).unwrap();
     let s = Server::ours(&dir, &[]);
     assert!(s.log().contains("DB loaded from disk"), "{}", s.log());
     let mut c = s.conn();
@@ -162,7 +175,8 @@ fn recorded_codis_rdb_loads_with_every_value_and_ttl() {
     // Our DUMP of the loaded values equals the recorded payloads, byte for byte.
     for (key, hex) in summary["dump_payload_hex"].as_object().unwrap() {
         let hex = hex.as_str().unwrap();
-        let payload: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let payload: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
         assert_eq!(bulk(c.cmd(&["DUMP", key])), payload, "DUMP {key}");
     }
 }
@@ -266,7 +280,9 @@ fn bgsave_keeps_answering_while_saving() {
     let bg_time = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let writes = writer.join().unwrap();
-    eprintln!("SAVE took {save_time:?}; BGSAVE {bg_time:?}; {pings} PINGs, max latency {max:?}; {writes} writes meanwhile");
+    eprintln!(
+        "SAVE took {save_time:?}; BGSAVE {bg_time:?}; {pings} PINGs, max latency {max:?}; {writes} writes meanwhile"
+    );
     assert_eq!(c.info_field("rdb_last_bgsave_status"), "ok");
     assert!(max < save_time / 4, "max PING latency {max:?} vs SAVE {save_time:?}");
     assert!(writes > 0);
@@ -308,7 +324,10 @@ fn config_set_appendonly_creates_the_aof() {
     populate(&mut c);
     c.ok(&["CONFIG", "SET", "appendonly", "yes"]);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !(c.info_field("aof_enabled") == "1" && c.info_field("aof_rewrite_in_progress") == "0" && dir.join("appendonly.aof").exists()) {
+    while !(c.info_field("aof_enabled") == "1"
+        && c.info_field("aof_rewrite_in_progress") == "0"
+        && dir.join("appendonly.aof").exists())
+    {
         assert!(Instant::now() < deadline, "AOF not created; log:\n{}", s.log());
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -383,7 +402,11 @@ fn truncated_aof_tail_is_repaired() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Unexpected end of file"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Unexpected end of file"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -393,7 +416,14 @@ fn bgrewriteaof_during_writes_loses_nothing() {
         let mut s = Server::ours(&dir, &["--appendonly", "yes", "--aof-use-rdb-preamble", preamble]);
         let mut c = s.conn();
         let cmds: Vec<Vec<Vec<u8>>> = (0..20_000)
-            .map(|i| vec![b"HSET".to_vec(), format!("h{}", i % 100).into_bytes(), format!("f{i}").into_bytes(), vec![b'v'; 50]])
+            .map(|i| {
+                vec![
+                    b"HSET".to_vec(),
+                    format!("h{}", i % 100).into_bytes(),
+                    format!("f{i}").into_bytes(),
+                    vec![b'v'; 50],
+                ]
+            })
             .collect();
         c.pipeline(&cmds);
         let port = s.port;
@@ -464,10 +494,12 @@ fn dump_restore_with_recorded_and_redis7_payloads() {
     let mut c = s.conn();
     if let Some(refdir) = reference_dir() {
         let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(refdir.join("codis-3.2/f1_rdb_summary.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(refdir.join("codis-3.2/f1_rdb_summary.json")).unwrap())
+                .unwrap();
         for (key, hex) in summary["dump_payload_hex"].as_object().unwrap() {
             let hex = hex.as_str().unwrap();
-            let payload: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+            let payload: Vec<u8> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
             let k = format!("restored:{key}");
             assert_eq!(c.cmd_b(&[b"RESTORE", k.as_bytes(), b"0", &payload]), Frame::Simple("OK".into()), "{key}");
             assert_eq!(bulk(c.cmd(&["DUMP", &k])), payload, "{key}");

@@ -21,7 +21,6 @@ use bytes::Bytes;
 use compat::resp::Frame;
 use support::*;
 
-
 fn info(c: &mut Conn, section: &str, name: &str) -> String {
     let Frame::Bulk(text) = c.cmd(&["INFO", section]) else { panic!("INFO") };
     let text = String::from_utf8_lossy(&text).into_owned();
@@ -143,7 +142,11 @@ fn wait_same(master: &mut Conn, replica: &mut Conn, what: &str) {
         if Instant::now() > deadline {
             let only_a: Vec<_> = a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|(k, _)| k).take(5).collect();
             let only_b: Vec<_> = b.iter().filter(|(k, v)| a.get(*k) != Some(v)).map(|(k, _)| k).take(5).collect();
-            panic!("{what}: datasets differ ({} vs {} keys); master-only {only_a:?}, replica-only {only_b:?}", a.len(), b.len());
+            panic!(
+                "{what}: datasets differ ({} vs {} keys); master-only {only_a:?}, replica-only {only_b:?}",
+                a.len(),
+                b.len()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -163,7 +166,8 @@ fn link_up(c: &mut Conn) -> bool {
 
 fn online_replicas(c: &mut Conn) -> i64 {
     let Frame::Bulk(text) = c.cmd(&["INFO", "replication"]) else { panic!("INFO") };
-    String::from_utf8_lossy(&text).lines().filter(|l| l.starts_with("slave") && l.contains("state=online")).count() as i64
+    String::from_utf8_lossy(&text).lines().filter(|l| l.starts_with("slave") && l.contains("state=online")).count()
+        as i64
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,7 +199,9 @@ fn redis7_replica_of_ours_full_then_partial() {
     assert_eq!(info_num(&mut m, "stats", "sync_partial_ok"), 1);
     assert_eq!(info_num(&mut m, "stats", "sync_full"), 1);
     // The replica's offset catches up with ours.
-    wait_until("offsets equal", || info_num(&mut m, "replication", "master_repl_offset") == info_num(&mut r, "replication", "master_repl_offset"));
+    wait_until("offsets equal", || {
+        info_num(&mut m, "replication", "master_repl_offset") == info_num(&mut r, "replication", "master_repl_offset")
+    });
 }
 
 fn c_role(c: &mut Conn) -> Vec<String> {
@@ -239,7 +245,9 @@ fn ours_replica_of_redis7() {
     write_burst(&mut m, "b");
     wait_same(&mut m, &mut r, "after partial resync");
     assert_eq!(info_num(&mut m, "stats", "sync_full"), 1);
-    wait_until("offsets equal", || info_num(&mut m, "replication", "master_repl_offset") == info_num(&mut r, "replication", "slave_repl_offset"));
+    wait_until("offsets equal", || {
+        info_num(&mut m, "replication", "master_repl_offset") == info_num(&mut r, "replication", "slave_repl_offset")
+    });
     // Our side lists the link (flags=M) and can drop it: again a partial resync.
     let Frame::Bulk(list) = r.cmd(&["CLIENT", "LIST", "TYPE", "master"]) else { panic!("CLIENT LIST") };
     assert!(String::from_utf8_lossy(&list).contains("flags=M"), "{list:?}");
@@ -369,7 +377,8 @@ fn legacy_psync1_handshake_gets_rdb_v7() {
     let pings = read_stream(&mut s, &mut buf, expect.len());
     assert_eq!(&buf[..expect.len()], expect);
     let seen = offset + (pings + expect.len()) as u64;
-    s.write_all(format!("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{}\r\n", seen.to_string().len(), seen).as_bytes()).unwrap();
+    s.write_all(format!("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{}\r\n", seen.to_string().len(), seen).as_bytes())
+        .unwrap();
     wait_until("ack seen", || info(&mut m, "replication", "slave0").contains("state=online"));
     drop(s);
     // Reconnect: partial resync with a bare +CONTINUE and the missed writes.
@@ -457,7 +466,13 @@ fn sentinel_promotes_our_replica() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(&sentinel).arg(&conf).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(&sentinel)
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     struct Kill<'a>(&'a mut Child);
     impl Drop for Kill<'_> {
         fn drop(&mut self) {
@@ -570,7 +585,12 @@ fn stream_len_after_rdb(bytes: &[u8]) -> usize {
 fn wait_offset(r: &mut Conn, replica: &Server, want: i64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while info_num(r, "replication", "slave_repl_offset") != want {
-        assert!(Instant::now() < deadline, "stream not applied (want offset {want}): {}\nlog:\n{}", info(r, "replication", "slave_repl_offset"), replica.log());
+        assert!(
+            Instant::now() < deadline,
+            "stream not applied (want offset {want}): {}\nlog:\n{}",
+            info(r, "replication", "slave_repl_offset"),
+            replica.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -585,7 +605,10 @@ fn check_legacy_dataset(r: &mut Conn) {
     assert_eq!(r.int(&["SCARD", "w:set"]), 2);
     assert!(r.int(&["TTL", "w:str"]) > 0);
     r.ok(&["SELECT", "3"]);
-    assert_eq!(strings(r.cmd(&["LRANGE", "db3:list", "0", "-1"])), vec![Bytes::from_static(b"c"), Bytes::from_static(b"b"), Bytes::from_static(b"a")]);
+    assert_eq!(
+        strings(r.cmd(&["LRANGE", "db3:list", "0", "-1"])),
+        vec![Bytes::from_static(b"c"), Bytes::from_static(b"b"), Bytes::from_static(b"a")]
+    );
     r.ok(&["SELECT", "5"]);
     assert_eq!(bulk(r.cmd(&["GET", "db5:str:0"])), Bytes::from_static(b"five-0"));
     assert_eq!(r.int(&["SCARD", "db5:bigintset"]), 600);
@@ -649,7 +672,10 @@ fn stale_replica_refuses_with_masterdown() {
     let dead = free_port().to_string();
     let r = Server::ours(&d, &["--slaveof", "127.0.0.1", &dead, "--slave-serve-stale-data", "no"]);
     let mut c = r.conn();
-    assert_eq!(c.cmd(&["GET", "k"]), Frame::Error("MASTERDOWN Link with MASTER is down and slave-serve-stale-data is set to 'no'.".into()));
+    assert_eq!(
+        c.cmd(&["GET", "k"]),
+        Frame::Error("MASTERDOWN Link with MASTER is down and slave-serve-stale-data is set to 'no'.".into())
+    );
     assert_eq!(info(&mut c, "replication", "master_link_status"), "down");
     assert_eq!(c_role(&mut c)[0], "slave");
     c.ok(&["SLAVEOF", "NO", "ONE"]);
@@ -664,7 +690,8 @@ fn large_rdb_is_sent_in_parts() {
     let a = Server::ours(&da, &["--rdbcompression", "no"]);
     let mut ca = a.conn();
     let value = "x".repeat(1 << 20);
-    let cmds: Vec<Vec<Vec<u8>>> = (0..80).map(|i| vec![b"SET".to_vec(), format!("big:{i}").into_bytes(), value.clone().into_bytes()]).collect();
+    let cmds: Vec<Vec<Vec<u8>>> =
+        (0..80).map(|i| vec![b"SET".to_vec(), format!("big:{i}").into_bytes(), value.clone().into_bytes()]).collect();
     ca.pipeline(&cmds);
     let pa = a.port.to_string();
     let b = Server::ours(&db, &["--slaveof", "127.0.0.1", &pa]);
@@ -675,5 +702,7 @@ fn large_rdb_is_sent_in_parts() {
     wait_until("link up", || link_up(&mut cb));
     wait_until("all keys", || cb.int(&["DBSIZE"]) == 130);
     assert_eq!(cb.int(&["STRLEN", "big:79"]), 1 << 20);
-    wait_until("offsets equal", || info_num(&mut ca, "replication", "master_repl_offset") == info_num(&mut cb, "replication", "slave_repl_offset"));
+    wait_until("offsets equal", || {
+        info_num(&mut ca, "replication", "master_repl_offset") == info_num(&mut cb, "replication", "slave_repl_offset")
+    });
 }

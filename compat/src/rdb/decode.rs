@@ -157,7 +157,8 @@ impl<R: Read> Src<R> {
                     return Err(self.corrupt(format!("LZF string of {clen} bytes cannot expand to {ulen}")));
                 }
                 let c = self.bytes_vec(clen)?;
-                lzf::decompress(&c, ulen as usize).map_err(|e| self.corrupt(format!("invalid LZF compressed string: {e}")))
+                lzf::decompress(&c, ulen as usize)
+                    .map_err(|e| self.corrupt(format!("invalid LZF compressed string: {e}")))
             }
             LenOrEnc::Enc(e) => Err(self.corrupt(format!("unknown string encoding {e}"))),
         }
@@ -238,7 +239,11 @@ impl<R: Read> Src<R> {
                 for _ in 0..n {
                     v.push(self.bytes()?);
                 }
-                if t == LIST { RdbValue::List(v) } else { RdbValue::Set(v) }
+                if t == LIST {
+                    RdbValue::List(v)
+                } else {
+                    RdbValue::Set(v)
+                }
             }
             ZSET | ZSET_2 => {
                 let n = self.length()?;
@@ -263,7 +268,9 @@ impl<R: Read> Src<R> {
             HASH_ZIPMAP => {
                 let blob = self.string()?;
                 let pairs = zipmap::decode(&blob).map_err(|e| self.format_err(e))?;
-                RdbValue::Hash(pairs.into_iter().map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v))).collect())
+                RdbValue::Hash(
+                    pairs.into_iter().map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v))).collect(),
+                )
             }
             LIST_ZIPLIST => {
                 let blob = self.string()?;

@@ -187,7 +187,9 @@ pub fn encode_value(value: &RdbValue, opts: &EncodeOptions, out: &mut Vec<u8>) -
             if v7 {
                 let mut cur: Option<ZiplistBuilder> = None;
                 for it in items {
-                    let ok = cur.as_ref().is_some_and(|b| allow_insert_32(b.blob_len(), b.count(), it.len(), lim.list_max_size));
+                    let ok = cur
+                        .as_ref()
+                        .is_some_and(|b| allow_insert_32(b.blob_len(), b.count(), it.len(), lim.list_max_size));
                     if !ok {
                         if let Some(b) = cur.take() {
                             put_string(&mut body, &b.finish(), c);
@@ -218,7 +220,9 @@ pub fn encode_value(value: &RdbValue, opts: &EncodeOptions, out: &mut Vec<u8>) -
                         nodes += 1;
                         continue;
                     }
-                    let ok = cur.as_ref().is_some_and(|b| allow_insert_70(b.blob_len(), b.count(), it.len(), lim.list_max_size));
+                    let ok = cur
+                        .as_ref()
+                        .is_some_and(|b| allow_insert_70(b.blob_len(), b.count(), it.len(), lim.list_max_size));
                     if !ok {
                         if let Some(b) = cur.take() {
                             put_len(&mut body, container::PACKED);
@@ -281,7 +285,8 @@ pub fn encode_value(value: &RdbValue, opts: &EncodeOptions, out: &mut Vec<u8>) -
             }
         }
         RdbValue::ZSet(entries) => {
-            let small = entries.len() <= lim.zset_max_entries && entries.iter().all(|(m, _)| m.len() <= lim.zset_max_value);
+            let small =
+                entries.len() <= lim.zset_max_entries && entries.iter().all(|(m, _)| m.len() <= lim.zset_max_value);
             if small {
                 let mut sorted: Vec<&(bytes::Bytes, f64)> = entries.iter().collect();
                 sorted.sort_by(|a, b| zset_ascending(a, b));

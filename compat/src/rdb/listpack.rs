@@ -230,11 +230,28 @@ mod tests {
 
     #[test]
     fn integers_and_strings_round_trip() {
-        let ints = [0i64, 127, 128, -1, 4095, -4096, 4096, -4097, 32767, -32768, 32768, 8388607, -8388608, 8388608, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN];
-        let strs: Vec<Vec<u8>> = [0usize, 1, 63, 64, 127, 128, 4095, 4096, 16382, 16383, 20000]
-            .iter()
-            .map(|&l| vec![b's'; l])
-            .collect();
+        let ints = [
+            0i64,
+            127,
+            128,
+            -1,
+            4095,
+            -4096,
+            4096,
+            -4097,
+            32767,
+            -32768,
+            32768,
+            8388607,
+            -8388608,
+            8388608,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let strs: Vec<Vec<u8>> =
+            [0usize, 1, 63, 64, 127, 128, 4095, 4096, 16382, 16383, 20000].iter().map(|&l| vec![b's'; l]).collect();
         let mut b = ListpackBuilder::new();
         for &i in &ints {
             b.push(i.to_string().as_bytes());

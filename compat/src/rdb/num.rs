@@ -128,9 +128,17 @@ pub fn d2string(v: f64, flavour: D2s) -> String {
     if v.is_nan() {
         "nan".into()
     } else if v.is_infinite() {
-        if v < 0.0 { "-inf".into() } else { "inf".into() }
+        if v < 0.0 {
+            "-inf".into()
+        } else {
+            "inf".into()
+        }
     } else if v == 0.0 {
-        if v.is_sign_negative() { "-0".into() } else { "0".into() }
+        if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        }
     } else if let Some(i) = as_integer(v, flavour) {
         i.to_string()
     } else {

@@ -35,19 +35,38 @@ pub struct Entry {
 pub enum Item {
     /// An `AUX` field (`redis-ver`, `ctime`, `repl-id`, ...). Also collected in
     /// [`RdbReader::aux`].
-    Aux { key: Bytes, value: Bytes },
+    Aux {
+        key: Bytes,
+        value: Bytes,
+    },
     SelectDb(u64),
-    ResizeDb { db_size: u64, expires_size: u64 },
+    ResizeDb {
+        db_size: u64,
+        expires_size: u64,
+    },
     Entry(Entry),
     /// A value of a type the model does not cover (stream, module value), skipped because
     /// [`RdbReader::skip_unsupported`] was set.
-    Skipped { db: u64, key: Bytes, type_id: u8, what: &'static str, expire_ms: Option<i64> },
+    Skipped {
+        db: u64,
+        key: Bytes,
+        type_id: u8,
+        what: &'static str,
+        expire_ms: Option<i64>,
+    },
     /// A Redis 7 function library (`FUNCTION2` opcode): its source code.
     Function(Bytes),
     /// Module auxiliary data (`MODULE_AUX`), skipped.
-    ModuleAux { module_id: u64, module_name: String },
+    ModuleAux {
+        module_id: u64,
+        module_name: String,
+    },
     /// Redis 7.4 cluster slot sizing hint (`SLOT_INFO`).
-    SlotInfo { slot: u64, size: u64, expires_size: u64 },
+    SlotInfo {
+        slot: u64,
+        size: u64,
+        expires_size: u64,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -100,7 +119,15 @@ impl<R: Read> RdbReader<R> {
         if !(MIN_READ_VERSION..=MAX_READ_VERSION).contains(&version) {
             return Err(RdbError::UnsupportedVersion(version));
         }
-        Ok(RdbReader { src, version, db: 0, aux: Vec::new(), skip_unsupported: false, state: State::Running, checksum: None })
+        Ok(RdbReader {
+            src,
+            version,
+            db: 0,
+            aux: Vec::new(),
+            skip_unsupported: false,
+            state: State::Running,
+            checksum: None,
+        })
     }
 
     /// Skip streams and module values (yielding [`Item::Skipped`]) instead of failing with
@@ -225,9 +252,19 @@ impl<R: Read> RdbReader<R> {
                     let key = self.src.bytes()?;
                     if decode::is_unmodelled(t) {
                         if self.skip_unsupported && self.src.skip_object(t).map_err(|e| e.with_key(&key))? {
-                            return Ok(Some(Item::Skipped { db: self.db, key, type_id: t, what: types::name(t), expire_ms }));
+                            return Ok(Some(Item::Skipped {
+                                db: self.db,
+                                key,
+                                type_id: t,
+                                what: types::name(t),
+                                expire_ms,
+                            }));
                         }
-                        return Err(RdbError::Unsupported { type_id: t, what: types::name(t), key: Some(key_label(&key)) });
+                        return Err(RdbError::Unsupported {
+                            type_id: t,
+                            what: types::name(t),
+                            key: Some(key_label(&key)),
+                        });
                     }
                     let value = self.src.object(t).map_err(|e| e.with_key(&key))?;
                     return Ok(Some(Item::Entry(Entry { db: self.db, key, value, expire_ms, idle, freq, type_id: t })));

@@ -257,7 +257,26 @@ mod tests {
 
     #[test]
     fn all_integer_widths_and_long_strings_round_trip() {
-        let ints = [0i64, 12, 13, -1, 127, -128, 128, 32767, -32768, 32768, 8388607, -8388608, 8388608, i32::MAX as i64, i32::MIN as i64, i32::MAX as i64 + 1, i64::MAX, i64::MIN];
+        let ints = [
+            0i64,
+            12,
+            13,
+            -1,
+            127,
+            -128,
+            128,
+            32767,
+            -32768,
+            32768,
+            8388607,
+            -8388608,
+            8388608,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i32::MAX as i64 + 1,
+            i64::MAX,
+            i64::MIN,
+        ];
         let long = vec![b'x'; 300];
         let huge = vec![b'y'; 20000];
         let mut b = ZiplistBuilder::new();

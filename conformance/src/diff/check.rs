@@ -207,14 +207,26 @@ pub fn check_random(kind: &RandomKind, reply: &Frame, universe: &BTreeMap<Vec<u8
         },
         Some(c) => {
             let elems: Vec<(Vec<u8>, Option<Vec<u8>>)> = if with {
-                let p = pairs(reply).or_else(|| if items(reply).is_some_and(|v| v.is_empty()) { Some(Vec::new()) } else { None });
+                let p = pairs(reply).or_else(|| {
+                    if items(reply).is_some_and(|v| v.is_empty()) {
+                        Some(Vec::new())
+                    } else {
+                        None
+                    }
+                });
                 let p = p.ok_or_else(|| format!("not pairs: {}", crate::render::frame(reply)))?;
                 p.iter().map(|(k, v)| (bytes_of(k).unwrap_or_default(), bytes_of(v))).collect()
             } else {
                 let v = items(reply).ok_or_else(|| format!("not an array: {}", crate::render::frame(reply)))?;
                 v.iter().map(|e| (bytes_of(e).unwrap_or_default(), None)).collect()
             };
-            let want = if c >= 0 { c.min(n) } else if n == 0 { 0 } else { -c };
+            let want = if c >= 0 {
+                c.min(n)
+            } else if n == 0 {
+                0
+            } else {
+                -c
+            };
             if elems.len() as i64 != want {
                 return Err(format!("{} elements, expected {want} (count {c}, {n} members)", elems.len()));
             }
@@ -344,15 +356,28 @@ mod tests {
 
     #[test]
     fn hello_ignores_version_and_id() {
-        let a = Frame::Map(vec![(bulk("server"), bulk("redis")), (bulk("version"), bulk("7.0.15")), (bulk("id"), Frame::Integer(3))]);
-        let b = Frame::Map(vec![(bulk("server"), bulk("redis")), (bulk("version"), bulk("3.2.11")), (bulk("id"), Frame::Integer(9))]);
+        let a = Frame::Map(vec![
+            (bulk("server"), bulk("redis")),
+            (bulk("version"), bulk("7.0.15")),
+            (bulk("id"), Frame::Integer(3)),
+        ]);
+        let b = Frame::Map(vec![
+            (bulk("server"), bulk("redis")),
+            (bulk("version"), bulk("3.2.11")),
+            (bulk("id"), Frame::Integer(9)),
+        ]);
         assert_eq!(hello_normalised(&a), hello_normalised(&b));
     }
 
     #[test]
     fn push_normalisation() {
         let msg = |k: &str, p: &str| Frame::Push(vec![bulk(k), bulk(p), bulk("ch"), bulk("m")]);
-        let a = vec![Frame::Push(vec![bulk("message"), bulk("ch"), bulk("m")]), msg("pmessage", "*"), msg("pmessage", "c*"), Frame::Integer(2)];
+        let a = vec![
+            Frame::Push(vec![bulk("message"), bulk("ch"), bulk("m")]),
+            msg("pmessage", "*"),
+            msg("pmessage", "c*"),
+            Frame::Integer(2),
+        ];
         let b = vec![a[0].clone(), a[2].clone(), a[1].clone(), a[3].clone()];
         assert_eq!(normalise_pushes(&a, false), normalise_pushes(&b, false));
         let c = vec![a[1].clone(), a[0].clone(), a[2].clone(), a[3].clone()];

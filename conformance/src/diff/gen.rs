@@ -21,7 +21,6 @@ use compat::resp::Frame;
 
 use super::check::{Check, RandomKind};
 
-
 /// Builds an argument vector from anything byte-like.
 macro_rules! cmd {
     ($($x:expr),* $(,)?) => { vec![$( AsRef::<[u8]>::as_ref(&$x).to_vec() ),*] };
@@ -142,33 +141,161 @@ impl Family {
     pub fn commands(self) -> &'static [&'static str] {
         match self {
             Family::String => &[
-                "SET", "GET", "MGET", "MSET", "MSETNX", "SETNX", "SETEX", "PSETEX", "GETSET", "GETDEL", "GETEX", "APPEND",
-                "STRLEN", "INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT", "GETRANGE", "SUBSTR", "SETRANGE", "SETBIT",
-                "GETBIT", "BITCOUNT", "BITPOS", "BITOP", "LCS", "OBJECT", "TYPE",
+                "SET",
+                "GET",
+                "MGET",
+                "MSET",
+                "MSETNX",
+                "SETNX",
+                "SETEX",
+                "PSETEX",
+                "GETSET",
+                "GETDEL",
+                "GETEX",
+                "APPEND",
+                "STRLEN",
+                "INCR",
+                "DECR",
+                "INCRBY",
+                "DECRBY",
+                "INCRBYFLOAT",
+                "GETRANGE",
+                "SUBSTR",
+                "SETRANGE",
+                "SETBIT",
+                "GETBIT",
+                "BITCOUNT",
+                "BITPOS",
+                "BITOP",
+                "LCS",
+                "OBJECT",
+                "TYPE",
             ],
             Family::Keys => &[
-                "DEL", "UNLINK", "EXISTS", "TYPE", "RENAME", "RENAMENX", "COPY", "MOVE", "TOUCH", "EXPIRE", "PEXPIRE", "EXPIREAT",
-                "PEXPIREAT", "PERSIST", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "KEYS", "DBSIZE", "RANDOMKEY", "OBJECT",
+                "DEL",
+                "UNLINK",
+                "EXISTS",
+                "TYPE",
+                "RENAME",
+                "RENAMENX",
+                "COPY",
+                "MOVE",
+                "TOUCH",
+                "EXPIRE",
+                "PEXPIRE",
+                "EXPIREAT",
+                "PEXPIREAT",
+                "PERSIST",
+                "TTL",
+                "PTTL",
+                "EXPIRETIME",
+                "PEXPIRETIME",
+                "KEYS",
+                "DBSIZE",
+                "RANDOMKEY",
+                "OBJECT",
             ],
             Family::List => &[
-                "LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LPOP", "RPOP", "LLEN", "LRANGE", "LINDEX", "LSET", "LINSERT", "LREM",
-                "LTRIM", "RPOPLPUSH", "LMOVE", "LPOS", "LMPOP", "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "OBJECT",
+                "LPUSH",
+                "RPUSH",
+                "LPUSHX",
+                "RPUSHX",
+                "LPOP",
+                "RPOP",
+                "LLEN",
+                "LRANGE",
+                "LINDEX",
+                "LSET",
+                "LINSERT",
+                "LREM",
+                "LTRIM",
+                "RPOPLPUSH",
+                "LMOVE",
+                "LPOS",
+                "LMPOP",
+                "BLPOP",
+                "BRPOP",
+                "BLMOVE",
+                "BRPOPLPUSH",
+                "BLMPOP",
+                "OBJECT",
                 "TYPE",
             ],
             Family::Hash => &[
-                "HSET", "HSETNX", "HMSET", "HGET", "HMGET", "HDEL", "HLEN", "HSTRLEN", "HEXISTS", "HINCRBY", "HINCRBYFLOAT",
-                "HKEYS", "HVALS", "HGETALL", "HRANDFIELD", "OBJECT", "TYPE",
+                "HSET",
+                "HSETNX",
+                "HMSET",
+                "HGET",
+                "HMGET",
+                "HDEL",
+                "HLEN",
+                "HSTRLEN",
+                "HEXISTS",
+                "HINCRBY",
+                "HINCRBYFLOAT",
+                "HKEYS",
+                "HVALS",
+                "HGETALL",
+                "HRANDFIELD",
+                "OBJECT",
+                "TYPE",
             ],
             Family::Set => &[
-                "SADD", "SREM", "SCARD", "SISMEMBER", "SMISMEMBER", "SMEMBERS", "SPOP", "SRANDMEMBER", "SMOVE", "SINTER",
-                "SUNION", "SDIFF", "SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE", "SINTERCARD", "OBJECT", "DEL",
+                "SADD",
+                "SREM",
+                "SCARD",
+                "SISMEMBER",
+                "SMISMEMBER",
+                "SMEMBERS",
+                "SPOP",
+                "SRANDMEMBER",
+                "SMOVE",
+                "SINTER",
+                "SUNION",
+                "SDIFF",
+                "SINTERSTORE",
+                "SUNIONSTORE",
+                "SDIFFSTORE",
+                "SINTERCARD",
+                "OBJECT",
+                "DEL",
             ],
             Family::ZSet => &[
-                "ZADD", "ZINCRBY", "ZREM", "ZCARD", "ZSCORE", "ZMSCORE", "ZRANK", "ZREVRANK", "ZCOUNT", "ZLEXCOUNT", "ZRANGE",
-                "ZRANGEBYSCORE", "ZREVRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZREVRANGE", "ZREMRANGEBYRANK",
-                "ZREMRANGEBYSCORE", "ZREMRANGEBYLEX", "ZPOPMIN", "ZPOPMAX", "BZPOPMIN", "BZPOPMAX", "ZMPOP", "BZMPOP",
-                "ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE", "ZUNION", "ZINTER", "ZDIFF", "ZINTERCARD", "ZRANGESTORE",
-                "ZRANDMEMBER", "OBJECT",
+                "ZADD",
+                "ZINCRBY",
+                "ZREM",
+                "ZCARD",
+                "ZSCORE",
+                "ZMSCORE",
+                "ZRANK",
+                "ZREVRANK",
+                "ZCOUNT",
+                "ZLEXCOUNT",
+                "ZRANGE",
+                "ZRANGEBYSCORE",
+                "ZREVRANGEBYSCORE",
+                "ZRANGEBYLEX",
+                "ZREVRANGEBYLEX",
+                "ZREVRANGE",
+                "ZREMRANGEBYRANK",
+                "ZREMRANGEBYSCORE",
+                "ZREMRANGEBYLEX",
+                "ZPOPMIN",
+                "ZPOPMAX",
+                "BZPOPMIN",
+                "BZPOPMAX",
+                "ZMPOP",
+                "BZMPOP",
+                "ZUNIONSTORE",
+                "ZINTERSTORE",
+                "ZDIFFSTORE",
+                "ZUNION",
+                "ZINTER",
+                "ZDIFF",
+                "ZINTERCARD",
+                "ZRANGESTORE",
+                "ZRANDMEMBER",
+                "OBJECT",
             ],
             Family::Sort => &["SORT", "SORT_RO"],
             Family::Scan => &["SCAN", "SSCAN", "HSCAN", "ZSCAN"],
@@ -176,28 +303,86 @@ impl Family {
             Family::Server => &["CONFIG", "DBSIZE", "FLUSHALL", "OBJECT"],
             Family::Errors => &["OBJECT", "CONFIG"],
             Family::Bitmap => &[
-                "SETBIT", "GETBIT", "BITCOUNT", "BITPOS", "BITOP", "BITFIELD", "BITFIELD_RO", "GET", "SET", "APPEND", "SETRANGE",
-                "STRLEN", "DEL",
+                "SETBIT",
+                "GETBIT",
+                "BITCOUNT",
+                "BITPOS",
+                "BITOP",
+                "BITFIELD",
+                "BITFIELD_RO",
+                "GET",
+                "SET",
+                "APPEND",
+                "SETRANGE",
+                "STRLEN",
+                "DEL",
             ],
             Family::Hll => &[
-                "PFADD", "PFCOUNT", "PFMERGE", "PFDEBUG", "GET", "SET", "APPEND", "SETRANGE", "CONFIG", "DEL", "TYPE", "STRLEN",
-                "OBJECT",
+                "PFADD", "PFCOUNT", "PFMERGE", "PFDEBUG", "GET", "SET", "APPEND", "SETRANGE", "CONFIG", "DEL", "TYPE",
+                "STRLEN", "OBJECT",
             ],
             Family::Geo => &[
-                "GEOADD", "GEODIST", "GEOHASH", "GEOPOS", "GEORADIUS", "GEORADIUS_RO", "GEORADIUSBYMEMBER",
-                "GEORADIUSBYMEMBER_RO", "GEOSEARCH", "GEOSEARCHSTORE", "ZRANGE", "ZCARD", "ZREM", "ZSCORE", "DEL", "TYPE",
+                "GEOADD",
+                "GEODIST",
+                "GEOHASH",
+                "GEOPOS",
+                "GEORADIUS",
+                "GEORADIUS_RO",
+                "GEORADIUSBYMEMBER",
+                "GEORADIUSBYMEMBER_RO",
+                "GEOSEARCH",
+                "GEOSEARCHSTORE",
+                "ZRANGE",
+                "ZCARD",
+                "ZREM",
+                "ZSCORE",
+                "DEL",
+                "TYPE",
             ],
             Family::Tx => &[
-                "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SELECT", "FLUSHDB", "FLUSHALL", "SWAPDB", "SET", "GET", "DEL",
-                "EXISTS", "PEXPIRE",
+                "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SELECT", "FLUSHDB", "FLUSHALL", "SWAPDB", "SET",
+                "GET", "DEL", "EXISTS", "PEXPIRE",
             ],
             Family::PubSub => &[
-                "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE", "PUBLISH", "PUBSUB", "PING", "HELLO", "ECHO", "GET",
+                "SUBSCRIBE",
+                "UNSUBSCRIBE",
+                "PSUBSCRIBE",
+                "PUNSUBSCRIBE",
+                "PUBLISH",
+                "PUBSUB",
+                "PING",
+                "HELLO",
+                "ECHO",
+                "GET",
             ],
             Family::Blocking => &[
-                "BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "LPUSH", "RPUSH", "LMOVE",
-                "RPOPLPUSH", "RENAME", "COPY", "ZADD", "ZUNIONSTORE", "ZRANGESTORE", "DEL", "SET", "LRANGE", "ZRANGE", "MULTI",
-                "EXEC", "SELECT", "LPOP", "ZPOPMIN", "TYPE",
+                "BLPOP",
+                "BRPOP",
+                "BRPOPLPUSH",
+                "BLMOVE",
+                "BLMPOP",
+                "BZPOPMIN",
+                "BZPOPMAX",
+                "BZMPOP",
+                "LPUSH",
+                "RPUSH",
+                "LMOVE",
+                "RPOPLPUSH",
+                "RENAME",
+                "COPY",
+                "ZADD",
+                "ZUNIONSTORE",
+                "ZRANGESTORE",
+                "DEL",
+                "SET",
+                "LRANGE",
+                "ZRANGE",
+                "MULTI",
+                "EXEC",
+                "SELECT",
+                "LPOP",
+                "ZPOPMIN",
+                "TYPE",
             ],
             Family::Eval => &["EVAL", "EVALSHA", "SCRIPT", "SET", "DEL"],
         }
@@ -278,7 +463,8 @@ impl Cmd {
             Io::Send => format!("{a}   (sent; reply read later)"),
             Io::Read { wait_ms } => format!("(read the reply of) {a}   (wait <= {wait_ms} ms)"),
             Io::Frames(r) => {
-                let reads: Vec<String> = r.iter().map(|f| format!("c{}:{}{}", f.conn, f.n, if f.unsub_all { "*" } else { "" })).collect();
+                let reads: Vec<String> =
+                    r.iter().map(|f| format!("c{}:{}{}", f.conn, f.n, if f.unsub_all { "*" } else { "" })).collect();
                 format!("{a}   (then frames {})", reads.join(" "))
             }
             Io::WaitBlocked(n) => format!("(wait until blocked_clients = {n})"),
@@ -528,7 +714,9 @@ impl Gen {
             45..=54 => self.pick(&DYADIC).into(),
             55..=59 => Vec::new(),
             60..=66 => vec![b'v'; self.pick(&[44usize, 45, 63, 64, 65, 100])],
-            67..=71 => self.pick(&["9223372036854775807", "-9223372036854775808", "4611686018427387904", "1000000", "-1000000"]).into(),
+            67..=71 => self
+                .pick(&["9223372036854775807", "-9223372036854775808", "4611686018427387904", "1000000", "-1000000"])
+                .into(),
             72..=76 => b"bin\x00\xff\r\n\tz".to_vec(),
             77..=81 => self.pick(&["007", "+1", " 1", "1 ", "-0", "1.0", "0"]).into(),
             _ => self.int(0, 9).to_string().into_bytes(),
@@ -668,8 +856,18 @@ impl Gen {
                 a
             }
             5 => cmd!["SETNX", k, self.value()],
-            6 => cmd!["SETEX", k, if self.chance(0.85) { self.rel_secs().to_string() } else { self.pick(&["0", "-1", "abc"]).into() }, self.value()],
-            7 => cmd!["PSETEX", k, if self.chance(0.85) { (self.rel_secs() * 1000).to_string() } else { self.pick(&["0", "x"]).into() }, self.value()],
+            6 => cmd![
+                "SETEX",
+                k,
+                if self.chance(0.85) { self.rel_secs().to_string() } else { self.pick(&["0", "-1", "abc"]).into() },
+                self.value()
+            ],
+            7 => cmd![
+                "PSETEX",
+                k,
+                if self.chance(0.85) { (self.rel_secs() * 1000).to_string() } else { self.pick(&["0", "x"]).into() },
+                self.value()
+            ],
             8 => cmd!["GETSET", k, self.value()],
             9 => cmd!["GETDEL", k],
             10 => {
@@ -709,8 +907,16 @@ impl Gen {
                 cmd!["SETRANGE", k, off, self.value()]
             }
             21 => {
-                let off = if self.chance(0.9) { self.int(0, 100).to_string() } else { self.pick(&["-1", "x", "4294967296"]).to_string() };
-                let bit = if self.chance(0.9) { self.int(0, 1).to_string() } else { self.pick(&["2", "-1", "x"]).to_string() };
+                let off = if self.chance(0.9) {
+                    self.int(0, 100).to_string()
+                } else {
+                    self.pick(&["-1", "x", "4294967296"]).to_string()
+                };
+                let bit = if self.chance(0.9) {
+                    self.int(0, 1).to_string()
+                } else {
+                    self.pick(&["2", "-1", "x"]).to_string()
+                };
                 cmd!["SETBIT", k, off, bit]
             }
             22 => cmd!["GETBIT", k, if self.chance(0.9) { self.int(0, 120).to_string() } else { "-1".into() }],
@@ -821,13 +1027,21 @@ impl Gen {
                 (a, Check::Exact)
             }
             9 => {
-                let t = if self.chance(0.9) { (self.rel_secs() * 1000).to_string() } else { self.pick(&["0", "-5", "x"]).to_string() };
+                let t = if self.chance(0.9) {
+                    (self.rel_secs() * 1000).to_string()
+                } else {
+                    self.pick(&["0", "-5", "x"]).to_string()
+                };
                 let mut a = cmd!["PEXPIRE", k, t];
                 self.expire_opts(&mut a);
                 (a, Check::Exact)
             }
             10 => {
-                let t = if self.chance(0.85) { self.abs_secs().to_string() } else { self.pick(&["1", "0", "-1"]).to_string() };
+                let t = if self.chance(0.85) {
+                    self.abs_secs().to_string()
+                } else {
+                    self.pick(&["1", "0", "-1"]).to_string()
+                };
                 let mut a = cmd!["EXPIREAT", k, t];
                 self.expire_opts(&mut a);
                 (a, Check::Exact)
@@ -844,7 +1058,10 @@ impl Gen {
             15 => (cmd!["EXPIRETIME", k], Check::Ttl { tol: 1 }),
             16 => (cmd!["PEXPIRETIME", k], Check::Ttl { tol: 1500 }),
             17 => {
-                let p = self.pick(&["*", "s*", "{a}*", "?0", "[sw]*", "*[0-3]", "\\{b\\}*", "{c}?", "nomatch*", "*l*", "[^s]*", "s[", "w\\"]);
+                let p = self.pick(&[
+                    "*", "s*", "{a}*", "?0", "[sw]*", "*[0-3]", "\\{b\\}*", "{c}?", "nomatch*", "*l*", "[^s]*", "s[",
+                    "w\\",
+                ]);
                 (cmd!["KEYS", p], Check::Unordered)
             }
             18 => (cmd!["DBSIZE"], Check::Exact),
@@ -880,7 +1097,11 @@ impl Gen {
             4 | 5 => {
                 let mut a = cmd![if self.rng.random_bool(0.5) { "LPOP" } else { "RPOP" }, k];
                 if self.chance(0.3) {
-                    a.push(if self.chance(0.85) { self.int(0, 5).to_string().into_bytes() } else { self.pick(&["-1", "x"]).into() });
+                    a.push(if self.chance(0.85) {
+                        self.int(0, 5).to_string().into_bytes()
+                    } else {
+                        self.pick(&["-1", "x"]).into()
+                    });
                 }
                 a
             }
@@ -893,7 +1114,12 @@ impl Gen {
                 }
             }
             8 => cmd!["LINDEX", k, self.index()],
-            9 => cmd!["LSET", k, if self.chance(0.5) { self.pick(&["0", "-1", "1"]).into() } else { self.index() }, self.member()],
+            9 => cmd![
+                "LSET",
+                k,
+                if self.chance(0.5) { self.pick(&["0", "-1", "1"]).into() } else { self.index() },
+                self.member()
+            ],
             10 => cmd!["LINSERT", k, self.pick(&["BEFORE", "AFTER", "after", "MIDDLE"]), self.member(), self.member()],
             11 => cmd!["LREM", k, self.int(-2, 2).to_string(), self.member()],
             12 => cmd!["LTRIM", k, self.index(), self.index()],
@@ -933,7 +1159,14 @@ impl Gen {
                 a.push(self.block_timeout());
                 a
             }
-            18 => cmd!["BLMOVE", k, self.key_in(Pool::List), self.pick(&["LEFT", "RIGHT"]), self.pick(&["LEFT", "RIGHT"]), self.block_timeout()],
+            18 => cmd![
+                "BLMOVE",
+                k,
+                self.key_in(Pool::List),
+                self.pick(&["LEFT", "RIGHT"]),
+                self.pick(&["LEFT", "RIGHT"]),
+                self.block_timeout()
+            ],
             19 => cmd!["BRPOPLPUSH", k, self.key_in(Pool::List), self.block_timeout()],
             20 => {
                 let mut a = cmd!["BLMPOP", self.block_timeout(), "1", k, self.pick(&["LEFT", "RIGHT"])];
@@ -1053,9 +1286,11 @@ impl Gen {
             6 => {
                 // The set before the pop, to check the popped members and resynchronise after.
                 let pre = match peek.peek(conn, &[b"SMEMBERS".to_vec(), k.clone()]) {
-                    Some(Frame::Array(v)) | Some(Frame::Set(v)) => {
-                        Some(v.into_iter().filter_map(|f| if let Frame::Bulk(b) = f { Some(b.to_vec()) } else { None }).collect())
-                    }
+                    Some(Frame::Array(v)) | Some(Frame::Set(v)) => Some(
+                        v.into_iter()
+                            .filter_map(|f| if let Frame::Bulk(b) = f { Some(b.to_vec()) } else { None })
+                            .collect(),
+                    ),
                     _ => None,
                 };
                 let mut a = cmd!["SPOP", k];
@@ -1137,7 +1372,8 @@ impl Gen {
     /// Lex ranges are only specified when every member has the same score: false when the key
     /// is a zset whose scores differ (then a score range is used instead).
     fn lex_ok(&mut self, conn: usize, peek: &mut dyn Peek, k: &[u8]) -> bool {
-        match peek.peek(conn, &[b"ZRANGE".to_vec(), k.to_vec(), b"0".to_vec(), b"-1".to_vec(), b"WITHSCORES".to_vec()]) {
+        match peek.peek(conn, &[b"ZRANGE".to_vec(), k.to_vec(), b"0".to_vec(), b"-1".to_vec(), b"WITHSCORES".to_vec()])
+        {
             Some(f) => match super::check::pairs(&f) {
                 Some(p) => p.windows(2).all(|w| super::check::bytes_of(&w[0].1) == super::check::bytes_of(&w[1].1)),
                 None => true,
@@ -1150,7 +1386,8 @@ impl Gen {
         let k = self.key_in(Pool::ZSet);
         // Two keys hold members that all score 0, for the lex commands.
         let lex_key = LEX_ZSET_KEYS.contains(&k.as_slice());
-        let w = [10, 3, 3, 2, 3, 2, 2, 2, 2, 2, 5, 3, 2, 2, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 2, 2];
+        let w =
+            [10, 3, 3, 2, 3, 2, 2, 2, 2, 2, 5, 3, 2, 2, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 2, 2];
         let args = match self.weighted(&w) {
             0 => {
                 let mut a = cmd!["ZADD", k];
@@ -1167,7 +1404,13 @@ impl Gen {
                 if incr {
                     a.push(b"INCR".to_vec());
                 }
-                let n = if self.chance(0.03) { self.int(125, 135) } else if incr && self.chance(0.8) { 1 } else { self.int(1, 3) };
+                let n = if self.chance(0.03) {
+                    self.int(125, 135)
+                } else if incr && self.chance(0.8) {
+                    1
+                } else {
+                    self.int(1, 3)
+                };
                 for i in 0..n {
                     a.push(if lex_key && !incr { b"0".to_vec() } else { self.score() });
                     a.push(if n > 100 { format!("big{i}").into_bytes() } else { self.member() });
@@ -1229,7 +1472,12 @@ impl Gen {
                 a
             }
             11 | 12 => {
-                let mut a = cmd![if self.rng.random_bool(0.6) { "ZRANGEBYSCORE" } else { "ZREVRANGEBYSCORE" }, k, self.score_bound(), self.score_bound()];
+                let mut a = cmd![
+                    if self.rng.random_bool(0.6) { "ZRANGEBYSCORE" } else { "ZREVRANGEBYSCORE" },
+                    k,
+                    self.score_bound(),
+                    self.score_bound()
+                ];
                 if self.chance(0.4) {
                     a.push(b"WITHSCORES".to_vec());
                 }
@@ -1240,7 +1488,12 @@ impl Gen {
             }
             13 | 14 if !self.lex_ok(conn, peek, &k) => cmd!["ZRANGEBYSCORE", k, self.score_bound(), self.score_bound()],
             13 | 14 => {
-                let mut a = cmd![if self.rng.random_bool(0.6) { "ZRANGEBYLEX" } else { "ZREVRANGEBYLEX" }, k, self.lex_bound(), self.lex_bound()];
+                let mut a = cmd![
+                    if self.rng.random_bool(0.6) { "ZRANGEBYLEX" } else { "ZREVRANGEBYLEX" },
+                    k,
+                    self.lex_bound(),
+                    self.lex_bound()
+                ];
                 if self.chance(0.25) {
                     a.extend(cmd!["LIMIT", self.pick(&["0", "1"]), self.pick(&["1", "2", "-1"])]);
                 }
@@ -1286,7 +1539,9 @@ impl Gen {
                 let name = ["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"][self.rng.random_range(0..3)];
                 let n = self.int(1, 3);
                 let mut a = cmd![name, self.key_in(Pool::ZSet), n.to_string()];
-                a.extend((0..n).map(|_| if self.chance(0.15) { self.key_in(Pool::Set) } else { self.key_in(Pool::ZSet) }));
+                a.extend(
+                    (0..n).map(|_| if self.chance(0.15) { self.key_in(Pool::Set) } else { self.key_in(Pool::ZSet) }),
+                );
                 self.zstore_opts(&mut a, name != "ZDIFFSTORE", n);
                 a
             }
@@ -1366,7 +1621,11 @@ impl Gen {
         let k = self.key_in(pool);
         let ro = self.chance(0.2);
         let mut a = cmd![if ro { "SORT_RO" } else { "SORT" }, k];
-        let by = if self.chance(0.4) { Some(self.pick(&["s*", "w*", "{b}h*->f0", "nosort", "nokey*", "s*->f0"])) } else { None };
+        let by = if self.chance(0.4) {
+            Some(self.pick(&["s*", "w*", "{b}h*->f0", "nosort", "nokey*", "s*->f0"]))
+        } else {
+            None
+        };
         if let Some(b) = by {
             a.extend(cmd!["BY", b]);
         }
@@ -1450,7 +1709,11 @@ impl Gen {
             }
             1 => (cmd!["ECHO", self.value()], Check::Exact),
             2 => {
-                let db = if self.chance(0.9) { self.pick(&["0", "0", "1", "2"]) } else { self.pick(&["16", "-1", "x", "1.5"]) };
+                let db = if self.chance(0.9) {
+                    self.pick(&["0", "0", "1", "2"])
+                } else {
+                    self.pick(&["16", "-1", "x", "1.5"])
+                };
                 (cmd!["SELECT", db], Check::Exact)
             }
             3 => (cmd!["DBSIZE"], Check::Exact),
@@ -1493,7 +1756,10 @@ impl Gen {
                 }
                 (a, Check::Exact)
             }
-            2 => (cmd!["CONFIG", "GET", self.pick(&["*-max-*-entries", "hash-max-*", "zset-max-listpack-*"])], Check::UnorderedPairs),
+            2 => (
+                cmd!["CONFIG", "GET", self.pick(&["*-max-*-entries", "hash-max-*", "zset-max-listpack-*"])],
+                Check::UnorderedPairs,
+            ),
             3 => (cmd!["DBSIZE"], Check::Exact),
             4 => (cmd!["FLUSHALL"], Check::Exact),
             _ => self.object_encoding(Pool::Hash),
@@ -1764,7 +2030,8 @@ mod tests {
 
     #[test]
     fn key_space_has_50_keys() {
-        let n = STRING_KEYS.len() + LIST_KEYS.len() + HASH_KEYS.len() + SET_KEYS.len() + ZSET_KEYS.len() + OTHER_KEYS.len();
+        let n =
+            STRING_KEYS.len() + LIST_KEYS.len() + HASH_KEYS.len() + SET_KEYS.len() + ZSET_KEYS.len() + OTHER_KEYS.len();
         assert_eq!(n, 50);
     }
 

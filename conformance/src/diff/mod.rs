@@ -190,7 +190,14 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "DIFFERENCE seed={} command #{} family={} conn={}", self.seed, self.index, self.family.name(), self.conn)?;
+        writeln!(
+            f,
+            "DIFFERENCE seed={} command #{} family={} conn={}",
+            self.seed,
+            self.index,
+            self.family.name(),
+            self.conn
+        )?;
         writeln!(f, "  command:   {}", self.command)?;
         writeln!(f, "  why:       {}", self.why)?;
         writeln!(f, "  reference: {}", self.reference)?;
@@ -330,7 +337,10 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let mut b = Side::start(opts.candidate, &resp3)?;
     let needed = needed_commands(&opts.families);
     let missing_ref = missing_commands(a.server.port(), &needed)?;
-    anyhow::ensure!(missing_ref.is_empty(), "the reference server does not know {missing_ref:?}: fix the generator's lists");
+    anyhow::ensure!(
+        missing_ref.is_empty(),
+        "the reference server does not know {missing_ref:?}: fix the generator's lists"
+    );
     let mut missing = missing_commands(b.server.port(), &needed)?;
     // A mixed run leaves out the families whose commands the candidate does not know yet (they
     // report on their own in the per-family run), so it stays gated on everything else.
@@ -352,7 +362,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         Gate::None => false,
         Gate::Auto => missing.is_empty(),
     };
-    let mut out = Outcome { label: opts.label.clone(), seed: opts.seed, gated, missing, left_out, ..Default::default() };
+    let mut out =
+        Outcome { label: opts.label.clone(), seed: opts.seed, gated, missing, left_out, ..Default::default() };
     let mut history: VecDeque<String> = VecDeque::new();
     let checked: BTreeSet<String> = needed;
     let mut index = 0usize;
@@ -365,7 +376,11 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         };
         if sends {
             if cmd.family != Family::Errors {
-                assert!(checked.contains(&name), "generator bug: {name} is not listed among the commands of {:?}", cmd.family);
+                assert!(
+                    checked.contains(&name),
+                    "generator bug: {name} is not listed among the commands of {:?}",
+                    cmd.family
+                );
             }
             *out.per_command.entry(name.clone()).or_default() += 1;
             *out.per_check.entry(cmd.check.kind()).or_default() += 1;
@@ -376,7 +391,12 @@ pub fn run(opts: &Options) -> Result<Outcome> {
                 if was_error && sends {
                     *out.per_command_errors.entry(name.clone()).or_default() += 1;
                 }
-                history.push_back(format!("#{index} [{} c{}] {} -> {shown}", cmd.family.name(), cmd.conn, cmd.describe()));
+                history.push_back(format!(
+                    "#{index} [{} c{}] {} -> {shown}",
+                    cmd.family.name(),
+                    cmd.conn,
+                    cmd.describe()
+                ));
                 if history.len() > opts.context {
                     history.pop_front();
                 }
@@ -445,8 +465,12 @@ fn exec(a: &mut Side, b: &mut Side, cmd: &Cmd) -> Result<(String, bool), Box<Mis
             let sb = b.conns[c].send(&cmd.args);
             return match (sa, sb) {
                 (Ok(()), Ok(())) => Ok(("(sent)".into(), false)),
-                (Err(e), _) => Err(mismatch(cmd, format!("reference failed: {e}"), Default::default(), Default::default())),
-                (_, Err(e)) => Err(mismatch(cmd, format!("candidate failed: {e}"), Default::default(), Default::default())),
+                (Err(e), _) => {
+                    Err(mismatch(cmd, format!("reference failed: {e}"), Default::default(), Default::default()))
+                }
+                (_, Err(e)) => {
+                    Err(mismatch(cmd, format!("candidate failed: {e}"), Default::default(), Default::default()))
+                }
             };
         }
         Io::Read { wait_ms } => {
@@ -458,8 +482,18 @@ fn exec(a: &mut Side, b: &mut Side, cmd: &Cmd) -> Result<(String, bool), Box<Mis
             let (wa, wb) = (a.wait_blocked(*n), b.wait_blocked(*n));
             return match (wa, wb) {
                 (Ok(()), Ok(())) => Ok((format!("blocked_clients:{n}"), false)),
-                (Err(e), wb) => Err(mismatch(cmd, format!("reference: {e}"), (e.clone(), String::new()), (format!("{wb:?}"), String::new()))),
-                (Ok(()), Err(e)) => Err(mismatch(cmd, format!("candidate: {e}"), (format!("blocked_clients:{n}"), String::new()), (e, String::new()))),
+                (Err(e), wb) => Err(mismatch(
+                    cmd,
+                    format!("reference: {e}"),
+                    (e.clone(), String::new()),
+                    (format!("{wb:?}"), String::new()),
+                )),
+                (Ok(()), Err(e)) => Err(mismatch(
+                    cmd,
+                    format!("candidate: {e}"),
+                    (format!("blocked_clients:{n}"), String::new()),
+                    (e, String::new()),
+                )),
             };
         }
         Io::Sleep(ms) => {
@@ -467,7 +501,9 @@ fn exec(a: &mut Side, b: &mut Side, cmd: &Cmd) -> Result<(String, bool), Box<Mis
             return Ok((String::new(), false));
         }
     };
-    let fail = |why: String, ra: &Result<Reply, ConnError>, rb: &Result<Reply, ConnError>| mismatch(cmd, why, shown_reply(ra), shown_reply(rb));
+    let fail = |why: String, ra: &Result<Reply, ConnError>, rb: &Result<Reply, ConnError>| {
+        mismatch(cmd, why, shown_reply(ra), shown_reply(rb))
+    };
     let (Ok(x), Ok(y)) = (&ra, &rb) else {
         let why = match (&ra, &rb) {
             (Err(e), _) => format!("reference failed: {e}"),
@@ -628,7 +664,14 @@ fn compare(a: &mut Side, b: &mut Side, cmd: &Cmd, x: &Reply, y: &Reply) -> Resul
 
 /// Continues a SCAN-family command until its cursor is 0; returns the set of items (keys,
 /// members, or field/value pairs).
-fn drain(side: &mut Side, conn: usize, args: &[Vec<u8>], cursor_at: usize, pairs: bool, first: Frame) -> Result<BTreeSet<Vec<Vec<u8>>>, String> {
+fn drain(
+    side: &mut Side,
+    conn: usize,
+    args: &[Vec<u8>],
+    cursor_at: usize,
+    pairs: bool,
+    first: Frame,
+) -> Result<BTreeSet<Vec<Vec<u8>>>, String> {
     let mut items = BTreeSet::new();
     let mut page = first;
     let mut args = args.to_vec();
@@ -645,7 +688,10 @@ fn drain(side: &mut Side, conn: usize, args: &[Vec<u8>], cursor_at: usize, pairs
                 return Err(format!("odd number of elements in {}", render::frame(&page)));
             }
             for p in elems.chunks(2) {
-                items.insert(vec![check::bytes_of(&p[0]).unwrap_or_default(), check::bytes_of(&p[1]).unwrap_or_default()]);
+                items.insert(vec![
+                    check::bytes_of(&p[0]).unwrap_or_default(),
+                    check::bytes_of(&p[1]).unwrap_or_default(),
+                ]);
             }
         } else {
             for e in &elems {
@@ -678,7 +724,10 @@ fn universe(side: &mut Side, conn: usize, kind: &RandomKind) -> Result<BTreeMap<
             }
         }
         RandomKind::ZRandMember { key, .. } => {
-            let f = side.frame(conn, &[b"ZRANGE".to_vec(), key.clone(), b"0".to_vec(), b"-1".to_vec(), b"WITHSCORES".to_vec()])?;
+            let f = side.frame(
+                conn,
+                &[b"ZRANGE".to_vec(), key.clone(), b"0".to_vec(), b"-1".to_vec(), b"WITHSCORES".to_vec()],
+            )?;
             for (k, v) in check::pairs(&f).unwrap_or_default() {
                 m.insert(check::bytes_of(&k).unwrap_or_default(), check::bytes_of(&v).unwrap_or_default());
             }
@@ -692,7 +741,16 @@ fn universe(side: &mut Side, conn: usize, kind: &RandomKind) -> Result<BTreeMap<
 /// as many, then gives both the same remainder (the set minus its smallest members) so the
 /// run stays deterministic.
 #[allow(clippy::too_many_arguments)]
-fn spop(a: &mut Side, b: &mut Side, c: usize, key: &[u8], count: Option<i64>, pre: Option<&[Vec<u8>]>, fa: &Frame, fb: &Frame) -> Result<(), String> {
+fn spop(
+    a: &mut Side,
+    b: &mut Side,
+    c: usize,
+    key: &[u8],
+    count: Option<i64>,
+    pre: Option<&[Vec<u8>]>,
+    fa: &Frame,
+    fb: &Frame,
+) -> Result<(), String> {
     check::same_shape(fa, fb)?;
     let Some(pre) = pre else {
         return check::same(fa, fb, "SPOP on a missing key");
@@ -715,13 +773,21 @@ fn spop(a: &mut Side, b: &mut Side, c: usize, key: &[u8], count: Option<i64>, pr
         }
         let distinct: BTreeSet<&Vec<u8>> = p.iter().collect();
         if distinct.len() != p.len() || p.iter().any(|m| !pre.contains(m)) {
-            return Err(format!("{who}: popped members {:?} are not distinct members of the set", p.iter().map(|m| render::quote(m)).collect::<Vec<_>>()));
+            return Err(format!(
+                "{who}: popped members {:?} are not distinct members of the set",
+                p.iter().map(|m| render::quote(m)).collect::<Vec<_>>()
+            ));
         }
     }
     let scard = [b"SCARD".to_vec(), key.to_vec()];
     let (ca, cb) = (a.frame(c, &scard)?, b.frame(c, &scard)?);
     if ca != Frame::Integer(n - want) || cb != Frame::Integer(n - want) {
-        return Err(format!("SCARD after SPOP: reference {}, candidate {}, expected {}", render::frame(&ca), render::frame(&cb), n - want));
+        return Err(format!(
+            "SCARD after SPOP: reference {}, candidate {}, expected {}",
+            render::frame(&ca),
+            render::frame(&cb),
+            n - want
+        ));
     }
     // Same remainder on both.
     let mut rest: Vec<Vec<u8>> = pre.to_vec();

@@ -48,7 +48,11 @@ fn slowlog(ctx: &mut Ctx) -> CmdResult {
                 if n < -1 {
                     return Err(CmdError::fixed("ERR count should be greater than or equal to -1"));
                 }
-                if n == -1 { usize::MAX } else { n as usize }
+                if n == -1 {
+                    usize::MAX
+                } else {
+                    n as usize
+                }
             } else {
                 10
             };

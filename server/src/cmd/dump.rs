@@ -88,7 +88,8 @@ pub fn from_rdb(v: RdbValue, config: &Config) -> Result<Value, ValueError> {
             Value::Set(Box::new(s))
         }
         RdbValue::Hash(pairs) => {
-            let limits = HashLimits { max_entries: config.hash_max_listpack_entries, max_value: config.hash_max_listpack_value };
+            let limits =
+                HashLimits { max_entries: config.hash_max_listpack_entries, max_value: config.hash_max_listpack_value };
             let mut h = HashValue::new();
             for (f, v) in &pairs {
                 if !h.set(f, Sds::new(v), limits) {
@@ -98,7 +99,8 @@ pub fn from_rdb(v: RdbValue, config: &Config) -> Result<Value, ValueError> {
             Value::Hash(Box::new(h))
         }
         RdbValue::ZSet(entries) => {
-            let mut seen = hashbrown::HashSet::with_capacity_and_hasher(entries.len(), foldhash::fast::RandomState::default());
+            let mut seen =
+                hashbrown::HashSet::with_capacity_and_hasher(entries.len(), foldhash::fast::RandomState::default());
             let mut out = Vec::with_capacity(entries.len());
             for (m, s) in entries {
                 if s.is_nan() {
@@ -331,7 +333,8 @@ mod tests {
             }
         }
         assert_eq!(from_rdb(RdbValue::List(vec![]), &cfg).err(), Some(ValueError::Empty));
-        let dup = RdbValue::Hash(vec![(Bytes::from_static(b"f"), Bytes::new()), (Bytes::from_static(b"f"), Bytes::new())]);
+        let dup =
+            RdbValue::Hash(vec![(Bytes::from_static(b"f"), Bytes::new()), (Bytes::from_static(b"f"), Bytes::new())]);
         assert!(from_rdb(dup, &cfg).is_err());
         let nan = RdbValue::ZSet(vec![(Bytes::from_static(b"f"), f64::NAN)]);
         assert_eq!(from_rdb(nan, &cfg).err(), Some(ValueError::NanScore));
@@ -395,7 +398,10 @@ mod tests {
         let crc = compat::rdb::crc64::crc64(0, &junk);
         junk.extend_from_slice(&crc.to_le_bytes());
         assert_eq!(exec(&mut st, &mut c, args(&[b"restore", b"k2", b"0", &junk])), "-ERR Bad data format\r\n");
-        assert_eq!(exec(&mut st, &mut c, args(&[b"restore", b"k2", b"0", &payload, b"bogus"])), "-ERR syntax error\r\n");
+        assert_eq!(
+            exec(&mut st, &mut c, args(&[b"restore", b"k2", b"0", &payload, b"bogus"])),
+            "-ERR syntax error\r\n"
+        );
         // REPLACE with a TTL, ABSTTL in the past deletes the old key.
         assert_eq!(
             exec(&mut st, &mut c, args(&[b"restore", b"k", b"5000", &payload, b"REPLACE", b"IDLETIME", b"100"])),

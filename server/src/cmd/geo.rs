@@ -54,7 +54,11 @@ fn extract_long_lat(args: &[Bytes]) -> Result<[f64; 2], CmdError> {
     let x = arg_double(&args[0], error::NOT_FLOAT)?;
     let y = arg_double(&args[1], error::NOT_FLOAT)?;
     if !(hash::LONG_MIN..=hash::LONG_MAX).contains(&x) || !(hash::LAT_MIN..=hash::LAT_MAX).contains(&y) {
-        return Err(CmdError::msg(format!("ERR invalid longitude,latitude pair {},{}", hash::fmt_c_f(x), hash::fmt_c_f(y))));
+        return Err(CmdError::msg(format!(
+            "ERR invalid longitude,latitude pair {},{}",
+            hash::fmt_c_f(x),
+            hash::fmt_c_f(y)
+        )));
     }
     Ok([x, y])
 }
@@ -154,7 +158,14 @@ fn geoadd(ctx: &mut Ctx) -> CmdResult {
     }
     let table = CommandTable::get();
     let spec = table.lookup(b"zadd").map(|i| table.specs[i]).ok_or(error::SYNTAX)?;
-    let mut zctx = Ctx { state: &mut *ctx.state, client: &mut *ctx.client, args: &zargs, out: &mut *ctx.out, now_ms: ctx.now_ms, spec };
+    let mut zctx = Ctx {
+        state: &mut *ctx.state,
+        client: &mut *ctx.client,
+        args: &zargs,
+        out: &mut *ctx.out,
+        now_ms: ctx.now_ms,
+        spec,
+    };
     (spec.handler)(&mut zctx)
 }
 
@@ -364,11 +375,16 @@ fn search_generic(ctx: &mut Ctx, src_idx: usize, flags: u32) -> CmdResult {
 
     if storekey.is_some() && (withdist || withhash || withcoords) {
         let what = if flags & GEOSEARCHSTORE != 0 { "GEOSEARCHSTORE" } else { "STORE option in GEORADIUS" };
-        return Err(CmdError::msg(format!("ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")));
+        return Err(CmdError::msg(format!(
+            "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+        )));
     }
     let name = || String::from_utf8_lossy(&args[0]).into_owned();
     if flags & GEOSEARCH != 0 && !(frommember || fromloc) {
-        return Err(CmdError::msg(format!("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {}", name())));
+        return Err(CmdError::msg(format!(
+            "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {}",
+            name()
+        )));
     }
     if flags & GEOSEARCH != 0 && !(byradius || bybox) {
         return Err(CmdError::msg(format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {}", name())));

@@ -81,7 +81,8 @@ pub const WGS84_LAT: Range = Range { min: LAT_MIN, max: LAT_MAX };
 
 /// Interleaves the low 32 bits of `x` (even positions) and `y` (odd positions).
 fn interleave64(xlo: u32, ylo: u32) -> u64 {
-    const B: [u64; 5] = [0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF];
+    const B: [u64; 5] =
+        [0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF];
     const S: [u32; 5] = [1, 2, 4, 8, 16];
     let mut x = xlo as u64;
     let mut y = ylo as u64;
@@ -94,8 +95,14 @@ fn interleave64(xlo: u32, ylo: u32) -> u64 {
 
 /// The inverse of [`interleave64`]: even bits in the low half, odd bits in the high half.
 fn deinterleave64(interleaved: u64) -> u64 {
-    const B: [u64; 6] =
-        [0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF, 0x00000000FFFFFFFF];
+    const B: [u64; 6] = [
+        0x5555555555555555,
+        0x3333333333333333,
+        0x0F0F0F0F0F0F0F0F,
+        0x00FF00FF00FF00FF,
+        0x0000FFFF0000FFFF,
+        0x00000000FFFFFFFF,
+    ];
     const S: [u32; 6] = [0, 1, 2, 4, 8, 16];
     let mut x = interleaved;
     let mut y = interleaved >> 1;
@@ -114,7 +121,8 @@ pub fn encode(long_range: Range, lat_range: Range, longitude: f64, latitude: f64
     if !(LONG_MIN..=LONG_MAX).contains(&longitude) || !(LAT_MIN..=LAT_MAX).contains(&latitude) {
         return None;
     }
-    if latitude < lat_range.min || latitude > lat_range.max || longitude < long_range.min || longitude > long_range.max {
+    if latitude < lat_range.min || latitude > lat_range.max || longitude < long_range.min || longitude > long_range.max
+    {
         return None;
     }
     let mut lat_offset = (latitude - lat_range.min) / (lat_range.max - lat_range.min);
@@ -329,7 +337,8 @@ pub fn areas_by_shape(shape: &Shape) -> Areas {
     } * shape.conversion;
     let mut steps = estimate_steps_by_radius(radius_meters, latitude);
     let compute = |steps: u8| {
-        let hash = encode(WGS84_LONG, WGS84_LAT, longitude, latitude, steps).unwrap_or(HashBits { bits: 0, step: steps });
+        let hash =
+            encode(WGS84_LONG, WGS84_LAT, longitude, latitude, steps).unwrap_or(HashBits { bits: 0, step: steps });
         let nb = neighbors(&hash);
         let area = decode(WGS84_LONG, WGS84_LAT, hash).unwrap_or_default();
         (hash, nb, area)

@@ -9,11 +9,11 @@ use super::{CmdResult, CommandSpec, Ctx};
 use crate::db::{KeyPos, Value};
 use crate::server::State;
 
-#[path = "keys_sort.rs"]
-mod sort;
 #[cfg(test)]
 #[path = "keys_tests.rs"]
 mod command_tests;
+#[path = "keys_sort.rs"]
+mod sort;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, (1, -1, 1), del),

@@ -11,9 +11,9 @@ use bytes::Bytes;
 
 use crate::cmd::error::{self, CmdError};
 use crate::cmd::string::store;
-use crate::longdouble as ld;
 use crate::cmd::{CmdResult, Ctx};
 use crate::db::Value;
+use crate::longdouble as ld;
 use crate::sds::Sds;
 
 pub fn sort(ctx: &mut Ctx) -> CmdResult {

@@ -80,9 +80,23 @@ fn string_commands_reject_collections() {
     let mut t = T::new();
     t.collections();
     for cmd in [
-        "GET l", "SET l x GET", "GETSET h x", "GETDEL s", "GETEX z", "GETEX z EX 10", "APPEND l x", "STRLEN h",
-        "SETRANGE s 0 x", "SETRANGE s 0 \"\"", "GETRANGE z 0 1", "SUBSTR z 0 1", "INCR l", "DECR h",
-        "INCRBY s 1", "DECRBY z 1", "INCRBYFLOAT l 1",
+        "GET l",
+        "SET l x GET",
+        "GETSET h x",
+        "GETDEL s",
+        "GETEX z",
+        "GETEX z EX 10",
+        "APPEND l x",
+        "STRLEN h",
+        "SETRANGE s 0 x",
+        "SETRANGE s 0 \"\"",
+        "GETRANGE z 0 1",
+        "SUBSTR z 0 1",
+        "INCR l",
+        "DECR h",
+        "INCRBY s 1",
+        "DECRBY z 1",
+        "INCRBYFLOAT l 1",
     ] {
         assert_eq!(t.run(cmd), WT, "{cmd}");
     }

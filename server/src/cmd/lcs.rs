@@ -62,7 +62,11 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
     let mut t = vec![0u32; cells as usize];
     for i in 1..=alen {
         for j in 1..=blen {
-            t[i * w + j] = if a[i - 1] == b[j - 1] { t[(i - 1) * w + j - 1] + 1 } else { t[(i - 1) * w + j].max(t[i * w + j - 1]) };
+            t[i * w + j] = if a[i - 1] == b[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
         }
     }
     let total = t[alen * w + blen] as usize;

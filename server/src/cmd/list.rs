@@ -160,7 +160,13 @@ pub fn list_pop_many(ctx: &mut Ctx, key: &[u8], left: bool, count: usize) -> Res
 /// `to_left`), creating `dst` when missing. `Ok(None)` when `src` is missing; WRONGTYPE when
 /// either key holds another type, in which case nothing changes. `src` may equal `dst`
 /// (rotation).
-pub fn list_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<Option<Sds>, CmdError> {
+pub fn list_move(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> Result<Option<Sds>, CmdError> {
     match list_mut(ctx, src)? {
         None => return Ok(None),
         Some(l) if l.is_empty() => return Ok(None),

@@ -210,7 +210,8 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     let skip_this = !client.nested && std::mem::take(&mut client.skip_this_reply);
     let changes_before = crate::persist::change_counter(state);
     // The writes of a transaction reach the AOF inside MULTI ... EXEC.
-    let top_exec = spec.name == "exec" && !client.nested && (state.persist.aof.is_some() || state.repl.backlog.is_some());
+    let top_exec =
+        spec.name == "exec" && !client.nested && (state.persist.aof.is_some() || state.repl.backlog.is_some());
     if top_exec {
         crate::persist::aof::exec_begin(state);
     }
@@ -273,7 +274,8 @@ fn observe(state: &mut State, client: &Client, spec: &CommandSpec, args: &[Bytes
     }
     let threshold = state.config.slowlog_log_slower_than;
     if threshold >= 0 && duration_us >= threshold as u64 && spec.name != "exec" && client.block_request.is_none() {
-        let (peer, name) = state.clients.get(&client.id).map(|c| (c.addr.to_string(), c.name.clone())).unwrap_or_default();
+        let (peer, name) =
+            state.clients.get(&client.id).map(|c| (c.addr.to_string(), c.name.clone())).unwrap_or_default();
         let max = state.config.slowlog_max_len as usize;
         state.slowlog.push(args, duration_us, start_us / 1_000_000, peer, name, max);
     }
@@ -404,13 +406,18 @@ fn admit(state: &mut State, client: &Client, spec: &CommandSpec, argc: usize, fu
     }
     // maxmemory: evict before the command; refuse denyoom commands when nothing can go.
     // (The stream from our master is applied whatever the memory, as Redis replicas do.)
-    if state.config.maxmemory > 0 && !client.nested && !client.master_link && crate::evict::oom_check(state, spec, client) {
+    if state.config.maxmemory > 0
+        && !client.nested
+        && !client.master_link
+        && crate::evict::oom_check(state, spec, client)
+    {
         return Err(CmdError::fixed(crate::evict::OOM_ERROR));
     }
     if !spec.has(flags::STALE) && !client.master_link && crate::repl::serving_stale_refused(state) {
         return Err(CmdError::fixed("MASTERDOWN Link with MASTER is down and slave-serve-stale-data is set to 'no'."));
     }
-    if spec.has(flags::WRITE) && !client.master_link && crate::repl::is_replica(state) && state.config.replica_read_only {
+    if spec.has(flags::WRITE) && !client.master_link && crate::repl::is_replica(state) && state.config.replica_read_only
+    {
         return Err(CmdError::fixed("READONLY You can't write against a read only replica."));
     }
     if spec.has(flags::WRITE) && !client.master_link {

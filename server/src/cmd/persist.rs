@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(run(&mut st, &mut c, &["bgsave"]), "+Background saving started\r\n");
         // A small save may be over already on a fast machine; otherwise both are refused.
         let again = run(&mut st, &mut c, &["bgsave"]);
-        assert!(again == "-ERR Background save already in progress\r\n" || again == "+Background saving started\r\n", "{again}");
+        assert!(
+            again == "-ERR Background save already in progress\r\n" || again == "+Background saving started\r\n",
+            "{again}"
+        );
         persist::wait_child(&mut st);
         assert_eq!(run(&mut st, &mut c, &["bgsave", "x"]), "-ERR syntax error\r\n");
         run(&mut st, &mut c, &["sadd", "s", "after-fork"]);
@@ -143,7 +146,9 @@ mod tests {
         assert_eq!(run(&mut st, &mut c, &["bgsave"]), "+Background saving started\r\n");
         persist::wait_child(&mut st);
         assert!(!st.persist.rdb_last_bgsave_ok);
-        assert!(run(&mut st, &mut c, &["set", "a", "2"]).starts_with("-MISCONF Redis is configured to save RDB snapshots"));
+        assert!(
+            run(&mut st, &mut c, &["set", "a", "2"]).starts_with("-MISCONF Redis is configured to save RDB snapshots")
+        );
         assert!(run(&mut st, &mut c, &["ping"]).starts_with("-MISCONF"));
         assert_eq!(run(&mut st, &mut c, &["get", "a"]), "$1\r\n1\r\n");
         assert_eq!(run(&mut st, &mut c, &["save"]), "-ERR\r\n");
@@ -282,7 +287,12 @@ mod tests {
             st2.config.appendonly = true;
             persist::load_at_startup(&mut st2).unwrap();
             let mut c2 = client(&mut st2, 1);
-            for cmd in [&["lrange", "l", "0", "-1"][..], &["hgetall", "h"], &["zrange", "z", "0", "-1", "withscores"], &["pexpiretime", "t"]] {
+            for cmd in [
+                &["lrange", "l", "0", "-1"][..],
+                &["hgetall", "h"],
+                &["zrange", "z", "0", "-1", "withscores"],
+                &["pexpiretime", "t"],
+            ] {
                 run(&mut st, &mut c, &["select", "0"]);
                 run(&mut st2, &mut c2, &["select", "0"]);
                 assert_eq!(run(&mut st, &mut c, cmd), run(&mut st2, &mut c2, cmd), "{cmd:?}");

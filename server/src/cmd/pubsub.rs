@@ -19,7 +19,15 @@ pub const COMMANDS: &[CommandSpec] = &[
 pub fn allowed_while_subscribed(name: &str) -> bool {
     matches!(
         name,
-        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 
@@ -56,7 +64,8 @@ fn psubscribe(ctx: &mut Ctx) -> CmdResult {
 
 fn unsubscribe(ctx: &mut Ctx) -> CmdResult {
     let id = ctx.client.id;
-    let targets: Vec<Bytes> = if ctx.args.len() > 1 { ctx.args[1..].to_vec() } else { ctx.state.pubsub.channels_of(id) };
+    let targets: Vec<Bytes> =
+        if ctx.args.len() > 1 { ctx.args[1..].to_vec() } else { ctx.state.pubsub.channels_of(id) };
     if targets.is_empty() {
         let count = ctx.state.pubsub.count_of(id);
         confirm(ctx, b"unsubscribe", None, count);
@@ -72,7 +81,8 @@ fn unsubscribe(ctx: &mut Ctx) -> CmdResult {
 
 fn punsubscribe(ctx: &mut Ctx) -> CmdResult {
     let id = ctx.client.id;
-    let targets: Vec<Bytes> = if ctx.args.len() > 1 { ctx.args[1..].to_vec() } else { ctx.state.pubsub.patterns_of(id) };
+    let targets: Vec<Bytes> =
+        if ctx.args.len() > 1 { ctx.args[1..].to_vec() } else { ctx.state.pubsub.patterns_of(id) };
     if targets.is_empty() {
         let count = ctx.state.pubsub.count_of(id);
         confirm(ctx, b"punsubscribe", None, count);

@@ -60,7 +60,10 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
         let val = &ctx.args[i + 1];
         match opt.as_str() {
             "listening-port" => {
-                let p = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok()).ok_or_else(|| CmdError::msg("ERR value is not an integer or out of range"))?;
+                let p = std::str::from_utf8(val)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| CmdError::msg("ERR value is not an integer or out of range"))?;
                 ctx.state.repl.confs.entry(id).or_default().listening_port = p;
             }
             "ip-address" => {
@@ -84,7 +87,12 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
                 return Ok(());
             }
             "rdb-only" | "rdb-filter-only" => {}
-            _ => return Err(CmdError::msg(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(&ctx.args[i])))),
+            _ => {
+                return Err(CmdError::msg(format!(
+                    "ERR Unrecognized REPLCONF option: {}",
+                    String::from_utf8_lossy(&ctx.args[i])
+                )))
+            }
         }
         i += 2;
     }

@@ -164,10 +164,7 @@ pub(crate) mod test_util {
         let addr = format!("127.0.0.1:{}", 40000 + id).parse().unwrap();
         let local = "127.0.0.1:6379".parse().unwrap();
         let now = crate::util::now_ms();
-        state.clients.insert(
-            id,
-            ClientInfo::new(id, -1, addr, local, Default::default(), now),
-        );
+        state.clients.insert(id, ClientInfo::new(id, -1, addr, local, Default::default(), now));
         Client::new(id, addr, local, true)
     }
 

@@ -197,7 +197,12 @@ fn describe(ctx: &Ctx, id: u64) -> Option<String> {
         flags.push('N');
     }
     let (db, resp, cmd, idle) = if me {
-        (ctx.client.db, if ctx.client.resp3 { 3 } else { 2 }, String::from_utf8_lossy(&ctx.args[0]).to_ascii_lowercase(), 0)
+        (
+            ctx.client.db,
+            if ctx.client.resp3 { 3 } else { 2 },
+            String::from_utf8_lossy(&ctx.args[0]).to_ascii_lowercase(),
+            0,
+        )
     } else {
         (c.db, c.resp, c.last_cmd.clone(), (now - c.last_interaction_ms).max(0) / 1000)
     };
@@ -263,7 +268,9 @@ fn kill(ctx: &mut Ctx) -> CmdResult {
     while i + 1 < ctx.args.len() {
         let v = &ctx.args[i + 1];
         if ctx.arg_is(i, "id") {
-            let id = crate::util::parse_i64(v).filter(|&n| n > 0).ok_or(CmdError::fixed("ERR client-id should be greater than 0"))?;
+            let id = crate::util::parse_i64(v)
+                .filter(|&n| n > 0)
+                .ok_or(CmdError::fixed("ERR client-id should be greater than 0"))?;
             id_filter = Some(id as u64);
         } else if ctx.arg_is(i, "type") {
             ty = Some(parse_type(v)?);
@@ -307,7 +314,6 @@ fn kill(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking command as if it timed out, or with an
 /// error. Replies 1 when the client was blocked.
 fn unblock(ctx: &mut Ctx) -> CmdResult {
@@ -318,7 +324,9 @@ fn unblock(ctx: &mut Ctx) -> CmdResult {
     let outcome = match ctx.args.get(3) {
         None => crate::blocking::Unblocked::TimedOut,
         Some(a) if a.eq_ignore_ascii_case(b"timeout") => crate::blocking::Unblocked::TimedOut,
-        Some(a) if a.eq_ignore_ascii_case(b"error") => crate::blocking::Unblocked::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        Some(a) if a.eq_ignore_ascii_case(b"error") => {
+            crate::blocking::Unblocked::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        }
         Some(_) => return Err(CmdError::fixed("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
     };
     let id = id as u64;
@@ -388,8 +396,14 @@ mod tests {
         let mut c = client(&mut st, 7);
         assert_eq!(run(&mut st, &mut c, &["client", "id"]), ":7\r\n");
         assert_eq!(run(&mut st, &mut c, &["client", "getname"]), "$-1\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "setname", "a b"]), "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "setname"]), "-ERR wrong number of arguments for 'client|setname' command\r\n");
+        assert_eq!(
+            run(&mut st, &mut c, &["client", "setname", "a b"]),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+        assert_eq!(
+            run(&mut st, &mut c, &["client", "setname"]),
+            "-ERR wrong number of arguments for 'client|setname' command\r\n"
+        );
         assert_eq!(run(&mut st, &mut c, &["client", "setname", "app1"]), "+OK\r\n");
         assert_eq!(run(&mut st, &mut c, &["client", "getname"]), "$4\r\napp1\r\n");
         assert_eq!(run(&mut st, &mut c, &["client", "setname", ""]), "+OK\r\n");
@@ -432,7 +446,10 @@ mod tests {
         let _b = client(&mut st, 2);
         let _d = client(&mut st, 3);
         assert_eq!(run(&mut st, &mut c, &["client", "kill", "1.2.3.4:5"]), "-ERR No such client\r\n");
-        assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "abc"]), "-ERR client-id should be greater than 0\r\n");
+        assert_eq!(
+            run(&mut st, &mut c, &["client", "kill", "id", "abc"]),
+            "-ERR client-id should be greater than 0\r\n"
+        );
         assert_eq!(run(&mut st, &mut c, &["client", "kill", "id", "0"]), "-ERR client-id should be greater than 0\r\n");
         assert_eq!(run(&mut st, &mut c, &["client", "kill", "type", "foo"]), "-ERR Unknown client type 'foo'\r\n");
         assert_eq!(run(&mut st, &mut c, &["client", "kill", "foo", "bar"]), "-ERR syntax error\r\n");

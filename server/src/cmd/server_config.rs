@@ -88,11 +88,20 @@ mod tests {
         assert_eq!(run(&mut st, &mut c, &["config", "set", "hz", "20"]), "+OK\r\n");
         assert_eq!(st.config.hz, 20);
         assert_eq!(run(&mut st, &mut c, &["config", "set", "hz", "10", "maxclients"]), "-ERR syntax error\r\n");
-        assert_eq!(run(&mut st, &mut c, &["config", "set", "hz"]), "-ERR wrong number of arguments for 'config|set' command\r\n");
-        assert_eq!(run(&mut st, &mut c, &["config", "get"]), "-ERR wrong number of arguments for 'config|get' command\r\n");
+        assert_eq!(
+            run(&mut st, &mut c, &["config", "set", "hz"]),
+            "-ERR wrong number of arguments for 'config|set' command\r\n"
+        );
+        assert_eq!(
+            run(&mut st, &mut c, &["config", "get"]),
+            "-ERR wrong number of arguments for 'config|get' command\r\n"
+        );
         assert_eq!(run(&mut st, &mut c, &["config"]), "-ERR wrong number of arguments for 'config' command\r\n");
         assert_eq!(run(&mut st, &mut c, &["config", "foo"]), "-ERR unknown subcommand 'foo'. Try CONFIG HELP.\r\n");
-        assert_eq!(run(&mut st, &mut c, &["config", "rewrite"]), "-ERR The server is running without a config file\r\n");
+        assert_eq!(
+            run(&mut st, &mut c, &["config", "rewrite"]),
+            "-ERR The server is running without a config file\r\n"
+        );
         assert!(run(&mut st, &mut c, &["config", "help"]).starts_with("*11\r\n+CONFIG <subcommand>"));
         c.resp3 = true;
         assert_eq!(run(&mut st, &mut c, &["config", "get", "hz"]), "%1\r\n$2\r\nhz\r\n$2\r\n20\r\n");

@@ -86,7 +86,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         }
         _ => {
             let sub = String::from_utf8_lossy(&ctx.args[1]);
-            return Err(CmdError::msg(format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try DEBUG HELP.")));
+            return Err(CmdError::msg(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try DEBUG HELP."
+            )));
         }
     }
     Ok(())
@@ -197,8 +199,14 @@ mod tests {
         assert!(r.ends_with(" lru_seconds_idle:0\r\n"), "{r}");
         run(&mut st, &mut c, &["set", "n", "12345"]);
         assert!(run(&mut st, &mut c, &["debug", "object", "n"]).contains("encoding:int serializedlength:3 "));
-        assert_eq!(run(&mut st, &mut c, &["debug", "object"]), "-ERR unknown subcommand or wrong number of arguments for 'object'. Try DEBUG HELP.\r\n");
-        assert_eq!(run(&mut st, &mut c, &["debug", "foo"]), "-ERR unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP.\r\n");
+        assert_eq!(
+            run(&mut st, &mut c, &["debug", "object"]),
+            "-ERR unknown subcommand or wrong number of arguments for 'object'. Try DEBUG HELP.\r\n"
+        );
+        assert_eq!(
+            run(&mut st, &mut c, &["debug", "foo"]),
+            "-ERR unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP.\r\n"
+        );
         assert_eq!(run(&mut st, &mut c, &["debug"]), "-ERR wrong number of arguments for 'debug' command\r\n");
     }
 

@@ -124,7 +124,8 @@ fn clients(state: &State) -> String {
     let mut s = String::from("# Clients\r\n");
     let connected = state.clients.values().filter(|c| !c.is_replica).count();
     // Replies up to 16 KB sit in the static buffer; the rest in a list of 16 KB nodes.
-    let longest_output = state.clients.values().map(|c| c.obuf.saturating_sub(16 * 1024).div_ceil(16 * 1024)).max().unwrap_or(0);
+    let longest_output =
+        state.clients.values().map(|c| c.obuf.saturating_sub(16 * 1024).div_ceil(16 * 1024)).max().unwrap_or(0);
     let biggest_input = state.clients.values().map(|c| c.qbuf).max().unwrap_or(0);
     fields!(s,
         "connected_clients" => connected,
@@ -461,7 +462,10 @@ mod tests {
                 "config_file",
             ],
         ),
-        ("Clients", &["connected_clients", "client_longest_output_list", "client_biggest_input_buf", "blocked_clients"]),
+        (
+            "Clients",
+            &["connected_clients", "client_longest_output_list", "client_biggest_input_buf", "blocked_clients"],
+        ),
         (
             "Memory",
             &[
@@ -580,7 +584,9 @@ mod tests {
         }
         // Sections are separated by one blank line.
         assert!(text.contains("config_file:\r\n\r\n# Clients\r\n"));
-        let get = |sec: &str, k: &str| sections.iter().find(|(n, _)| n == sec).unwrap().1.iter().find(|(f, _)| f == k).unwrap().1.clone();
+        let get = |sec: &str, k: &str| {
+            sections.iter().find(|(n, _)| n == sec).unwrap().1.iter().find(|(f, _)| f == k).unwrap().1.clone()
+        };
         assert_eq!(get("Server", "redis_version"), "3.2.11");
         assert_eq!(get("Server", "tcp_port"), "6379");
         assert_eq!(get("Server", "process_id"), std::process::id().to_string());
@@ -600,7 +606,8 @@ mod tests {
             let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
             parse_sections(&generate(&st, &args)).into_iter().map(|(n, _)| n).collect()
         };
-        let default = vec!["Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Cluster", "Keyspace"];
+        let default =
+            vec!["Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Cluster", "Keyspace"];
         assert_eq!(heads(&[]), default);
         assert_eq!(heads(&["default"]), default);
         assert_eq!(heads(&["everything"]).len(), 10);

@@ -795,6 +795,9 @@ mod tests {
             "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
         );
         assert_eq!(arg_positive(b"-1", None).unwrap_err().0, "ERR value is out of range, must be positive");
-        assert_eq!(numkeys_positions(&[Bytes::from("x"), Bytes::from("2"), Bytes::from("a"), Bytes::from("b")], 1), vec![2, 3]);
+        assert_eq!(
+            numkeys_positions(&[Bytes::from("x"), Bytes::from("2"), Bytes::from("a"), Bytes::from("b")], 1),
+            vec![2, 3]
+        );
     }
 }

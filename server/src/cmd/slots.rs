@@ -52,9 +52,8 @@ fn slotsinfo(ctx: &mut Ctx) -> CmdResult {
 
 fn slotsscan(ctx: &mut Ctx) -> CmdResult {
     let slot = parse_slot(ctx, 1)?;
-    let cursor = crate::util::parse_i64(&ctx.args[2])
-        .filter(|&c| c >= 0)
-        .ok_or(CmdError::fixed("ERR invalid cursor"))? as usize;
+    let cursor =
+        crate::util::parse_i64(&ctx.args[2]).filter(|&c| c >= 0).ok_or(CmdError::fixed("ERR invalid cursor"))? as usize;
     let mut count = 10usize;
     let mut i = 3;
     while i < ctx.args.len() {
@@ -120,7 +119,10 @@ fn slotscheck(ctx: &mut Ctx) -> CmdResult {
             for e in db.slot(slot).entries() {
                 if slot_of(&e.key) != slot || db.locate(&e.key).is_none() {
                     let key = String::from_utf8_lossy(&e.key).into_owned();
-                    return Err(CmdError::msg(format!("ERR slotscheck failed: key '{key}' not found in slot {slot} of db {}", db.id)));
+                    return Err(CmdError::msg(format!(
+                        "ERR slotscheck failed: key '{key}' not found in slot {slot} of db {}",
+                        db.id
+                    )));
                 }
             }
         }

@@ -92,7 +92,9 @@ fn generic(ctx: &mut Ctx, start: usize, store: Option<&Bytes>, mut kind: Kind, m
         kind = Kind::Rank;
     }
     if limit != -1 && kind == Kind::Rank {
-        return Err(CmdError::fixed("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
+        return Err(CmdError::fixed(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
     }
     if withscores && kind == Kind::Lex {
         return Err(CmdError::fixed("ERR syntax error, WITHSCORES not supported in combination with BYLEX"));
@@ -125,7 +127,11 @@ fn generic(ctx: &mut Ctx, start: usize, store: Option<&Bytes>, mut kind: Kind, m
             // long, then element by element in range order), so encodings and the listpack's
             // normalisation of -0 come out the same.
             let limits = ZLimits::from_config(&ctx.state.config);
-            let mut out = if kind == Kind::Rank && items.len() > limits.max_entries { ZSetValue::new_big() } else { ZSetValue::new() };
+            let mut out = if kind == Kind::Rank && items.len() > limits.max_entries {
+                ZSetValue::new_big()
+            } else {
+                ZSetValue::new()
+            };
             for (m, s) in &items {
                 out.add(*s, m, AddFlags::default(), limits);
             }
@@ -164,7 +170,10 @@ fn select<'a>(z: &'a ZSetValue, spec: &Spec, rev: bool, offset: i64, limit: i64)
         Spec::Score(r) => {
             let first = if rev { z.last_in_score(r) } else { z.first_in_score(r) };
             let Some(pos) = skip(first, offset, rev, z.len()) else { return Vec::new() };
-            z.iter_at(pos, rev).take_while(|(_, s)| if rev { r.gte_min(*s) } else { r.lte_max(*s) }).take(take).collect()
+            z.iter_at(pos, rev)
+                .take_while(|(_, s)| if rev { r.gte_min(*s) } else { r.lte_max(*s) })
+                .take(take)
+                .collect()
         }
         Spec::Lex(r) => {
             let first = if rev { z.last_in_lex(r) } else { z.first_in_lex(r) };

@@ -295,7 +295,8 @@ impl Config {
                     if loader.depth >= 16 {
                         return Err(LineError::Bad("Too many nested include directives".into()));
                     }
-                    let text = std::fs::read_to_string(&args[0]).map_err(|e| LineError::Fatal(can_not_open(&args[0], &e)))?;
+                    let text =
+                        std::fs::read_to_string(&args[0]).map_err(|e| LineError::Fatal(can_not_open(&args[0], &e)))?;
                     loader.depth += 1;
                     let r = self.load_text(&text, loader);
                     loader.depth -= 1;
@@ -319,7 +320,9 @@ impl Config {
             }
             Kind::Special(Special::User) => Err(LineError::Bad("ACL users are not supported (use requirepass)".into())),
             Kind::Special(Special::LoadModule) => Err(LineError::Bad("Modules are not supported".into())),
-            Kind::Special(Special::Sentinel) => Err(LineError::Bad("sentinel directive while not in sentinel mode".into())),
+            Kind::Special(Special::Sentinel) => {
+                Err(LineError::Bad("sentinel directive while not in sentinel mode".into()))
+            }
             Kind::Special(Special::Deprecated) => Ok(()),
             _ => {
                 let split;
@@ -489,7 +492,9 @@ impl Config {
             "enable-debug-command" => self.enable_debug_command = v.to_string(),
             "enable-protected-configs" => self.enable_protected_configs = v.to_string(),
             "save" => {
-                if let Ok(p) = values::parse_save(&v.split(' ').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>()) {
+                if let Ok(p) =
+                    values::parse_save(&v.split(' ').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>())
+                {
                     self.save = p;
                 }
             }

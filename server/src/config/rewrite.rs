@@ -140,7 +140,11 @@ pub fn rewrite_content(cfg: &Config, old: Option<&str>) -> String {
                 let class_of = |ln: usize, lines: &[String]| -> String {
                     let words = compat::resp::split_args(lines[ln].as_bytes()).unwrap_or_default();
                     let c = words.get(1).map(|w| String::from_utf8_lossy(w).to_ascii_lowercase()).unwrap_or_default();
-                    if c == "replica" { "slave".into() } else { c }
+                    if c == "replica" {
+                        "slave".into()
+                    } else {
+                        c
+                    }
                 };
                 let mut unplaced = Vec::new();
                 for (text, force) in values {

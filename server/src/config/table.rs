@@ -110,7 +110,13 @@ const fn d(name: &'static str, kind: Kind, default: &'static str, flags: u8) -> 
 }
 
 /// A directive with an alias that is also its Redis 3.2 name.
-const fn legacy(name: &'static str, aliases: &'static [&'static str], kind: Kind, default: &'static str, flags: u8) -> Directive {
+const fn legacy(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    kind: Kind,
+    default: &'static str,
+    flags: u8,
+) -> Directive {
     Directive { name, aliases, hidden_aliases: &[], rewrite_as: aliases[0], kind, default, flags }
 }
 
@@ -132,8 +138,16 @@ const B: Kind = Kind::Bool;
 const S: Kind = Kind::Str;
 const NO_YES_LOCAL: Kind = Kind::Enum(&["no", "yes", "local"]);
 
-pub const MAXMEMORY_POLICIES: &[&str] =
-    &["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
+pub const MAXMEMORY_POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 pub const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
 

@@ -209,7 +209,8 @@ const REDIS7_DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// The names `CONFIG GET *` lists in Redis 7.0.15 besides the above.
-const REDIS7_OTHER_NAMES: &[&str] = &["port", "daemonize", "dir", "pidfile", "logfile", "save", "appendonly", "bind", "enable-debug-command"];
+const REDIS7_OTHER_NAMES: &[&str] =
+    &["port", "daemonize", "dir", "pidfile", "logfile", "save", "appendonly", "bind", "enable-debug-command"];
 
 #[test]
 fn defaults_and_names_match_redis_7() {
@@ -265,7 +266,10 @@ fn stock_redis_32_conf_loads() {
     assert_eq!(get(&cfg, "slave-read-only"), "yes");
     assert_eq!(get(&cfg, "repl-diskless-sync"), "no");
     assert_eq!(get(&cfg, "auto-aof-rewrite-min-size"), "67108864");
-    assert_eq!(get(&cfg, "client-output-buffer-limit"), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+    assert_eq!(
+        get(&cfg, "client-output-buffer-limit"),
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    );
     assert_eq!(cfg.lua_time_limit, 5000);
 }
 
@@ -285,7 +289,10 @@ fn stock_redis_32_conf_with_every_example_uncommented_loads() {
     let cfg = parse(&text);
     assert_eq!(cfg.replicaof, None);
     assert_eq!(cfg.requirepass.as_deref(), Some(&b"foobared"[..]));
-    assert_eq!(cfg.rename_commands, vec![("config".into(), "b840fc02d524045429941cc15f59e41cb7be6c52".into()), ("config".into(), "".into())]);
+    assert_eq!(
+        cfg.rename_commands,
+        vec![("config".into(), "b840fc02d524045429941cc15f59e41cb7be6c52".into()), ("config".into(), "".into())]
+    );
     assert_eq!(get(&cfg, "unixsocketperm"), "700");
     assert_eq!(get(&cfg, "notify-keyspace-events"), "");
     assert_eq!(get(&cfg, "appendfsync"), "no");
@@ -316,7 +323,10 @@ fn debian_redis_7_conf_loads() {
     assert_eq!(get(&cfg, "bind"), "192.168.1.100 10.0.0.1");
     assert_eq!(get(&cfg, "tls-protocols"), "TLSv1.2 TLSv1.3");
     assert_eq!(get(&cfg, "save"), "3600 1 300 100 60 10000");
-    assert_eq!(get(&cfg, "client-output-buffer-limit"), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+    assert_eq!(
+        get(&cfg, "client-output-buffer-limit"),
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    );
     assert_eq!(get(&cfg, "server_cpulist"), "0-7:2");
     // The real file, when this machine has it.
     if let Ok(text) = std::fs::read_to_string("/etc/redis/redis.conf") {
@@ -376,7 +386,9 @@ fn fatal_errors_are_reported_like_redis() {
     ];
     for (line, why) in cases {
         let text = format!("# comment\n\n{line}\n");
-        let expected = format!("\n*** FATAL CONFIG FILE ERROR ***\nReading the configuration file, at line 3\n>>> '{line}'\n{why}");
+        let expected = format!(
+            "\n*** FATAL CONFIG FILE ERROR ***\nReading the configuration file, at line 3\n>>> '{line}'\n{why}"
+        );
         assert_eq!(parse_err(&text), expected, "for {line}");
     }
 }
@@ -445,13 +457,19 @@ fn config_get_patterns() {
     assert!(cfg.get_matching(&[b"list-max-ziplist-entries"]).is_empty());
     // Several patterns, no duplicates.
     let r = cfg.get_matching(&[b"hz", b"h?", b"maxmemory-policy"]);
-    assert_eq!(r, vec![("hz".to_string(), "10".to_string()), ("maxmemory-policy".to_string(), "noeviction".to_string())]);
+    assert_eq!(
+        r,
+        vec![("hz".to_string(), "10".to_string()), ("maxmemory-policy".to_string(), "noeviction".to_string())]
+    );
 }
 
 #[test]
 fn config_set_semantics() {
     let mut cfg = Config::default();
-    assert_eq!(set(&mut cfg, &[("foo", "bar")]).unwrap_err(), "ERR Unknown option or number of arguments for CONFIG SET - 'foo'");
+    assert_eq!(
+        set(&mut cfg, &[("foo", "bar")]).unwrap_err(),
+        "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+    );
     assert_eq!(
         set(&mut cfg, &[("hz", "abc")]).unwrap_err(),
         "ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer"
@@ -460,7 +478,10 @@ fn config_set_semantics() {
         set(&mut cfg, &[("daemonize", "no")]).unwrap_err(),
         "ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config"
     );
-    assert_eq!(set(&mut cfg, &[("dir", "/tmp")]).unwrap_err(), "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config");
+    assert_eq!(
+        set(&mut cfg, &[("dir", "/tmp")]).unwrap_err(),
+        "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+    );
     assert_eq!(
         set(&mut cfg, &[("hz", "10"), ("hz", "11")]).unwrap_err(),
         "ERR CONFIG SET failed (possibly related to argument 'hz') - duplicate parameter"
@@ -493,7 +514,10 @@ fn config_set_semantics() {
         "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"
     );
     set(&mut cfg, &[("client-output-buffer-limit", "slave 1mb 2mb 3")]).unwrap();
-    assert_eq!(get(&cfg, "client-output-buffer-limit"), "normal 0 0 0 slave 1048576 2097152 3 pubsub 33554432 8388608 60");
+    assert_eq!(
+        get(&cfg, "client-output-buffer-limit"),
+        "normal 0 0 0 slave 1048576 2097152 3 pubsub 33554432 8388608 60"
+    );
     set(&mut cfg, &[("notify-keyspace-events", "KEA")]).unwrap();
     assert_eq!(get(&cfg, "notify-keyspace-events"), "AKE");
     assert_eq!(cfg.notify_keyspace_flags, values::notify::ALL | values::notify::KEYSPACE | values::notify::KEYEVENT);
@@ -518,9 +542,17 @@ fn rewrite_updates_in_place_and_appends() {
     let old = "# test\nport 24003\nslave-read-only yes\npidfile /tmp/x.pid\nhash-max-ziplist-entries 100\nsave 900 1\nsave 300 10\ninclude /tmp/inc.conf\nrename-command CONFIG \"\"\nmaxmemory 10mb\nhz 10\nhz 11\nunknown-directive 1\n";
     // (The unknown line stands for one added to the file after startup.)
     let mut cfg = Config::parse_str(&old.replace("unknown-directive 1\n", "")).unwrap();
-    cfg.set_many(&[(b"maxmemory", b"3000000"), (b"replica-read-only", b"no"), (b"save", b""), (b"slowlog-max-len", b"200")], true).unwrap();
+    cfg.set_many(
+        &[(b"maxmemory", b"3000000"), (b"replica-read-only", b"no"), (b"save", b""), (b"slowlog-max-len", b"200")],
+        true,
+    )
+    .unwrap();
     cfg.set_many(&[(b"client-output-buffer-limit", b"slave 1mb 2mb 3 pubsub 1gb 0 0")], true).unwrap();
-    cfg.set_many(&[(b"notify-keyspace-events", b"KEA"), (b"requirepass", b"a b\"c"), (b"repl-backlog-size", b"2048")], true).unwrap();
+    cfg.set_many(
+        &[(b"notify-keyspace-events", b"KEA"), (b"requirepass", b"a b\"c"), (b"repl-backlog-size", b"2048")],
+        true,
+    )
+    .unwrap();
     cfg.set_many(&[(b"lua-time-limit", b"6000"), (b"min-replicas-to-write", b"1")], true).unwrap();
     let out = rewrite::rewrite_content(&cfg, Some(old));
     let cwd = std::env::current_dir().unwrap();
@@ -532,11 +564,23 @@ fn rewrite_updates_in_place_and_appends() {
     assert_eq!(out, expected);
     // The rewritten file loads back to the same values.
     let back = Config::parse_str(&out.replace("unknown-directive 1\n", "")).unwrap();
-    for name in ["maxmemory", "replica-read-only", "save", "slowlog-max-len", "client-output-buffer-limit", "notify-keyspace-events", "requirepass", "hz"] {
+    for name in [
+        "maxmemory",
+        "replica-read-only",
+        "save",
+        "slowlog-max-len",
+        "client-output-buffer-limit",
+        "notify-keyspace-events",
+        "requirepass",
+        "hz",
+    ] {
         assert_eq!(get(&back, name), get(&cfg, name), "{name}");
     }
     // Rewriting again changes nothing.
-    assert_eq!(rewrite::rewrite_content(&back, Some(&out)).replace(&format!("dir \"{}\"", cwd.display()), ""), out.replace(&format!("dir \"{}\"", cwd.display()), ""));
+    assert_eq!(
+        rewrite::rewrite_content(&back, Some(&out)).replace(&format!("dir \"{}\"", cwd.display()), ""),
+        out.replace(&format!("dir \"{}\"", cwd.display()), "")
+    );
 }
 
 #[test]
@@ -602,7 +646,13 @@ fn codis_6379_conf_loads_from_the_command_line_with_its_include() {
         t = tmp.display()
     );
     std::fs::write(&conf, text).unwrap();
-    let args = vec![conf.to_string_lossy().into_owned(), "--port".into(), "7000".into(), "--loglevel".into(), "verbose".into()];
+    let args = vec![
+        conf.to_string_lossy().into_owned(),
+        "--port".into(),
+        "7000".into(),
+        "--loglevel".into(),
+        "verbose".into(),
+    ];
     let cfg = Config::from_args(&args).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.config_file.as_deref(), Some(conf.as_path()));
     assert_eq!(cfg.port, 7000);
@@ -613,7 +663,10 @@ fn codis_6379_conf_loads_from_the_command_line_with_its_include() {
     std::fs::remove_dir_all(&tmp).unwrap();
     // A missing include is fatal, as in Redis.
     let err = Config::from_args(&["--include".into(), "/nonexistent/x.conf".into()]).unwrap_err();
-    assert!(err.ends_with("# Fatal error, can't open config file '/nonexistent/x.conf': No such file or directory"), "{err}");
+    assert!(
+        err.ends_with("# Fatal error, can't open config file '/nonexistent/x.conf': No such file or directory"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -55,7 +55,9 @@ fn check_bounds(v: i128, min: i128, max: i128) -> Result<i128, String> {
 /// Validates a single-argument value of `kind` and returns the form CONFIG GET shows.
 pub fn normalize_single(kind: Kind, v: &str) -> Result<String, String> {
     match kind {
-        Kind::Bool => parse_bool(v).map(|b| yes_no(b).to_string()).ok_or_else(|| "argument must be 'yes' or 'no'".to_string()),
+        Kind::Bool => {
+            parse_bool(v).map(|b| yes_no(b).to_string()).ok_or_else(|| "argument must be 'yes' or 'no'".to_string())
+        }
         Kind::Int(min, max) => {
             let n = crate::util::parse_i64(v.as_bytes()).ok_or("argument couldn't be parsed into an integer")?;
             Ok(check_bounds(n as i128, min, max)?.to_string())
@@ -138,8 +140,11 @@ pub fn parse_buffer_limits(args: &[String]) -> Result<Vec<(usize, BufferLimit)>,
 }
 
 pub fn format_buffer_limits(limits: &[BufferLimit; 3]) -> String {
-    let parts: Vec<String> =
-        limits.iter().zip(CLIENT_CLASSES).map(|(l, name)| format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds)).collect();
+    let parts: Vec<String> = limits
+        .iter()
+        .zip(CLIENT_CLASSES)
+        .map(|(l, name)| format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds))
+        .collect();
     parts.join(" ")
 }
 
@@ -231,7 +236,8 @@ pub fn parse_replicaof(args: &[String]) -> Result<Option<(String, u16)>, String>
     if args[0].eq_ignore_ascii_case("no") && args[1].eq_ignore_ascii_case("one") {
         return Ok(None);
     }
-    let port = crate::util::parse_i64(args[1].as_bytes()).filter(|p| (0..=65535).contains(p)).ok_or("Invalid master port")?;
+    let port =
+        crate::util::parse_i64(args[1].as_bytes()).filter(|p| (0..=65535).contains(p)).ok_or("Invalid master port")?;
     Ok(Some((args[0].clone(), port as u16)))
 }
 
@@ -278,7 +284,8 @@ pub fn normalize_special(sp: Special, args: &[String]) -> Result<String, String>
             }
             let mut vals = Vec::new();
             for a in args {
-                let v = crate::util::parse_f64(a.as_bytes()).ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+                let v = crate::util::parse_f64(a.as_bytes())
+                    .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
                 if !(0.0..=100.0).contains(&v) {
                     return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
                 }
@@ -292,7 +299,9 @@ pub fn normalize_special(sp: Special, args: &[String]) -> Result<String, String>
             }
             let v = &args[0];
             if let Some(p) = v.strip_suffix('%') {
-                let n = crate::util::parse_i64(p.as_bytes()).filter(|n| *n >= 0).ok_or("argument must be a memory or percent value")?;
+                let n = crate::util::parse_i64(p.as_bytes())
+                    .filter(|n| *n >= 0)
+                    .ok_or("argument must be a memory or percent value")?;
                 return Ok(format!("{n}%"));
             }
             let n = parse_memory(v).ok_or("argument must be a memory or percent value")?;
@@ -304,10 +313,9 @@ pub fn normalize_special(sp: Special, args: &[String]) -> Result<String, String>
         Special::ShutdownFlags => {
             let mut out = Vec::new();
             for a in args {
-                let w = SHUTDOWN_FLAGS
-                    .iter()
-                    .find(|w| w.eq_ignore_ascii_case(a))
-                    .ok_or_else(|| format!("argument(s) must be one of the following: {}", SHUTDOWN_FLAGS.join(", ")))?;
+                let w = SHUTDOWN_FLAGS.iter().find(|w| w.eq_ignore_ascii_case(a)).ok_or_else(|| {
+                    format!("argument(s) must be one of the following: {}", SHUTDOWN_FLAGS.join(", "))
+                })?;
                 out.push(*w);
             }
             if out.is_empty() {
@@ -412,17 +420,35 @@ mod tests {
     fn single_values() {
         assert_eq!(normalize_single(Kind::Bool, "YES").unwrap(), "yes");
         assert_eq!(normalize_single(Kind::Bool, "1").unwrap_err(), "argument must be 'yes' or 'no'");
-        assert_eq!(normalize_single(Kind::Int(0, 65535), "70000").unwrap_err(), "argument must be between 0 and 65535 inclusive");
-        assert_eq!(normalize_single(Kind::Int(0, 10), "abc").unwrap_err(), "argument couldn't be parsed into an integer");
-        assert_eq!(normalize_single(Kind::Int(0, 10), "1.5").unwrap_err(), "argument couldn't be parsed into an integer");
+        assert_eq!(
+            normalize_single(Kind::Int(0, 65535), "70000").unwrap_err(),
+            "argument must be between 0 and 65535 inclusive"
+        );
+        assert_eq!(
+            normalize_single(Kind::Int(0, 10), "abc").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            normalize_single(Kind::Int(0, 10), "1.5").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
         assert_eq!(normalize_single(Kind::Int(-10, 10), "-2").unwrap(), "-2");
         assert_eq!(normalize_single(Kind::Mem(0, u64::MAX as i128), "10mb").unwrap(), "10485760");
         assert_eq!(normalize_single(Kind::Mem(0, 100), "1.5g").unwrap_err(), "argument must be a memory value");
-        assert_eq!(normalize_single(Kind::Mem(1, 100), "0").unwrap_err(), "argument must be between 1 and 100 inclusive");
+        assert_eq!(
+            normalize_single(Kind::Mem(1, 100), "0").unwrap_err(),
+            "argument must be between 1 and 100 inclusive"
+        );
         assert_eq!(normalize_single(Kind::Octal(0, 0o777), "700").unwrap(), "700");
-        assert_eq!(normalize_single(Kind::Octal(0, 0o777), "999").unwrap_err(), "argument couldn't be parsed as an octal number");
+        assert_eq!(
+            normalize_single(Kind::Octal(0, 0o777), "999").unwrap_err(),
+            "argument couldn't be parsed as an octal number"
+        );
         assert_eq!(normalize_single(Kind::Enum(&["a", "b"]), "B").unwrap(), "b");
-        assert_eq!(normalize_single(Kind::Enum(&["a", "b"]), "c").unwrap_err(), "argument(s) must be one of the following: a, b");
+        assert_eq!(
+            normalize_single(Kind::Enum(&["a", "b"]), "c").unwrap_err(),
+            "argument(s) must be one of the following: a, b"
+        );
     }
 
     #[test]

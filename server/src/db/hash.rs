@@ -34,7 +34,11 @@ impl HashValue {
     }
 
     pub fn encoding(&self) -> &'static str {
-        if self.big { "hashtable" } else { "listpack" }
+        if self.big {
+            "hashtable"
+        } else {
+            "listpack"
+        }
     }
 
     pub fn heap_size(&self) -> usize {

@@ -124,7 +124,9 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str(s) => s.heap_size(),
             Value::Raw(v) => v.capacity() + 24,
-            Value::List(l) => l.capacity() * std::mem::size_of::<Sds>() + l.iter().map(|e| e.heap_size()).sum::<usize>(),
+            Value::List(l) => {
+                l.capacity() * std::mem::size_of::<Sds>() + l.iter().map(|e| e.heap_size()).sum::<usize>()
+            }
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),

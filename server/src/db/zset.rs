@@ -246,7 +246,9 @@ impl ZSetValue {
 
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Small(v) => v.capacity() * std::mem::size_of::<ZEntry>() + v.iter().map(|e| e.1.heap_size()).sum::<usize>(),
+            Repr::Small(v) => {
+                v.capacity() * std::mem::size_of::<ZEntry>() + v.iter().map(|e| e.1.heap_size()).sum::<usize>()
+            }
             Repr::Big(b) => {
                 std::mem::size_of::<Big>()
                     + b.map.capacity() * (std::mem::size_of::<(Sds, f64)>() + 17)
@@ -671,7 +673,8 @@ mod tests {
 
     #[test]
     fn ranges_same_on_both_encodings() {
-        let entries: Vec<(Sds, f64)> = (0..100).map(|i| (Sds::new(format!("{:03}", i).as_bytes()), (i / 10) as f64)).collect();
+        let entries: Vec<(Sds, f64)> =
+            (0..100).map(|i| (Sds::new(format!("{:03}", i).as_bytes()), (i / 10) as f64)).collect();
         let small = ZSetValue::from_entries(entries.clone(), LIM);
         let big = ZSetValue::from_entries(entries, ZLimits { max_entries: 0, max_value: 64 });
         assert!(!small.is_big() && big.is_big());
@@ -690,7 +693,12 @@ mod tests {
         let all_eq: Vec<(Sds, f64)> = (0..300).map(|i| (Sds::new(format!("{:03}", i).as_bytes()), 0.0)).collect();
         let z = ZSetValue::from_entries(all_eq, LIM);
         assert!(z.is_big());
-        let lex = LexRange { min: LexItem::Str(b"010".to_vec()), max: LexItem::Str(b"020".to_vec()), minex: true, maxex: false };
+        let lex = LexRange {
+            min: LexItem::Str(b"010".to_vec()),
+            max: LexItem::Str(b"020".to_vec()),
+            minex: true,
+            maxex: false,
+        };
         assert_eq!(z.first_in_lex(&lex), Some(11));
         assert_eq!(z.last_in_lex(&lex), Some(20));
         assert_eq!(z.count_in_lex(&lex), 10);

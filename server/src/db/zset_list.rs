@@ -271,7 +271,11 @@ impl ChunkedList {
             (c, o, true)
         };
         let upto = if any { ci + 1 } else { 0 };
-        self.chunks[..upto].iter().rev().enumerate().flat_map(move |(i, c)| if i == 0 { &c[..=off] } else { &c[..] }.iter().rev())
+        self.chunks[..upto]
+            .iter()
+            .rev()
+            .enumerate()
+            .flat_map(move |(i, c)| if i == 0 { &c[..=off] } else { &c[..] }.iter().rev())
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &ZEntry> + '_ {

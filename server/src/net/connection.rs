@@ -16,8 +16,8 @@ use crate::client::{Client, ClientInfo};
 use crate::cmd::{self, Reply};
 use crate::scripting;
 use crate::server::{Shared, State};
-use parking_lot::MutexGuard;
 use crate::util::now_ms;
+use parking_lot::MutexGuard;
 
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr, id: u64) {
     let local = stream.local_addr().unwrap_or(addr);
@@ -37,10 +37,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             }
         };
         let now = now_ms();
-        st.clients.insert(
-            id,
-            ClientInfo::new(id, std::os::fd::AsRawFd::as_raw_fd(&stream), addr, local, kill.clone(), now),
-        );
+        st.clients
+            .insert(id, ClientInfo::new(id, std::os::fd::AsRawFd::as_raw_fd(&stream), addr, local, kill.clone(), now));
         outbox = st.clients.get(&id).map(|c| c.outbox.clone()).unwrap_or_default();
         client.authenticated = st.config.requirepass.is_none();
         let limits = Limits { max_bulk_len: st.config.proto_max_bulk_len, max_multibulk_len: MAX_MULTIBULK_LEN };

@@ -43,7 +43,8 @@ pub async fn bind_all(shared: &Arc<Shared>) -> anyhow::Result<Vec<TcpListener>> 
 }
 
 fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
-    let sa: std::net::SocketAddr = addr.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
+    let sa: std::net::SocketAddr =
+        addr.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
     let socket = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     if sa.is_ipv6() {
@@ -72,7 +73,8 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             Some(mut st) => {
                 st.stats.total_connections += 1;
                 if st.config.tcp_keepalive > 0 {
-                    let ka = socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(st.config.tcp_keepalive));
+                    let ka =
+                        socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(st.config.tcp_keepalive));
                     let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
                 }
                 let refusal = if st.clients.len() >= st.config.maxclients {

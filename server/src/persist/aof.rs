@@ -535,7 +535,8 @@ pub fn rewrite_background(state: &mut State) -> Result<i32, String> {
             Ok(pid)
         }
         Err(e) => {
-            let msg = format!("Can't rewrite append only file in background: fork: {}", crate::config::values::strerror(&e));
+            let msg =
+                format!("Can't rewrite append only file in background: fork: {}", crate::config::values::strerror(&e));
             tracing::warn!("{msg}");
             state.persist.aof_last_bgrewrite_ok = false;
             Err(msg)
@@ -578,7 +579,10 @@ pub fn rewrite_done(state: &mut State, ok: bool, secs: i64, pid: i32) {
     })();
     match finished {
         Ok(f) => {
-            tracing::info!("Residual parent diff successfully flushed to the rewritten AOF ({:.2} MB)", buf.len() as f64 / (1024.0 * 1024.0));
+            tracing::info!(
+                "Residual parent diff successfully flushed to the rewritten AOF ({:.2} MB)",
+                buf.len() as f64 / (1024.0 * 1024.0)
+            );
             let size = f.metadata().map(|m| m.len()).unwrap_or(0);
             if let Some(aof) = state.persist.aof.as_mut() {
                 aof.path = path;
@@ -665,7 +669,11 @@ pub fn load_at_startup(state: &mut State) -> Result<Loaded, String> {
     for (i, f) in files.iter().enumerate() {
         load_file(state, f, i + 1 == n)?;
     }
-    tracing::info!("Loaded a multi-part append only file from {}; it is continued as {}", dir.display(), path.display());
+    tracing::info!(
+        "Loaded a multi-part append only file from {}; it is continued as {}",
+        dir.display(),
+        path.display()
+    );
     Ok(Loaded::Yes)
 }
 
@@ -762,7 +770,8 @@ fn read_command<R: BufRead>(r: &mut R, line: &mut Vec<u8>) -> io::Result<ReadCmd
 /// Replays one AOF file. `last`: a truncated tail may be repaired (only the last file's).
 pub fn load_file(state: &mut State, path: &Path, last: bool) -> Result<(), String> {
     let shown = path.display().to_string();
-    let f = File::open(path).map_err(|e| format!("Fatal error: can't open the append log file {shown} for reading: {e}"))?;
+    let f = File::open(path)
+        .map_err(|e| format!("Fatal error: can't open the append log file {shown} for reading: {e}"))?;
     let mut r = Counting { inner: BufReader::with_capacity(1 << 16, f), pos: 0 };
     if r.fill_buf().map_err(|e| e.to_string())?.starts_with(b"REDIS") {
         tracing::info!("Reading RDB preamble from AOF file...");
@@ -787,7 +796,8 @@ pub fn load_file(state: &mut State, path: &Path, last: bool) -> Result<(), Strin
     }
     tracing::warn!("!!! Warning: short read while loading the AOF file {shown}!!!");
     tracing::warn!("!!! Truncating the AOF {shown} at offset {valid} !!!");
-    let f = OpenOptions::new().write(true).open(path).map_err(|e| format!("Error truncating the AOF file {shown}: {e}"))?;
+    let f =
+        OpenOptions::new().write(true).open(path).map_err(|e| format!("Error truncating the AOF file {shown}: {e}"))?;
     f.set_len(valid).map_err(|e| format!("Error truncating the AOF file {shown}: {e}"))?;
     let _ = f.sync_all();
     tracing::warn!("AOF {shown} loaded anyway because aof-load-truncated is enabled");
@@ -806,7 +816,8 @@ fn replay<R: BufRead>(state: &mut State, r: &mut Counting<R>, shown: &str) -> Re
     let mut valid = r.pos;
     let mut in_multi_since = None;
     loop {
-        let cmd = read_command(r, &mut line).map_err(|e| format!("Unrecoverable error reading the append only file {shown}: {e}"))?;
+        let cmd = read_command(r, &mut line)
+            .map_err(|e| format!("Unrecoverable error reading the append only file {shown}: {e}"))?;
         let args = match cmd {
             ReadCmd::Cmd(args) => args,
             ReadCmd::Eof => {
@@ -830,7 +841,10 @@ fn replay<R: BufRead>(state: &mut State, r: &mut Counting<R>, shown: &str) -> Re
         };
         let known = state.renamed.contains_key(&args[0].to_ascii_lowercase()) || table.lookup(&args[0]).is_some();
         if !known {
-            return Err(format!("Unknown command '{}' reading the append only file {shown}", String::from_utf8_lossy(&args[0])));
+            return Err(format!(
+                "Unknown command '{}' reading the append only file {shown}",
+                String::from_utf8_lossy(&args[0])
+            ));
         }
         let was_multi = client.multi.is_some();
         out.buf.clear();

@@ -114,7 +114,8 @@ impl std::fmt::Display for LoadError {
 /// Loads an RDB stream into `state` (keys already present are replaced). Reads exactly the RDB
 /// (up to its checksum), so an AOF tail after a preamble stays in `r`.
 pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), LoadError> {
-    let mut reader = RdbReader::new(r).map_err(|e| LoadError(format!("Wrong signature trying to load DB from file: {e}")))?;
+    let mut reader =
+        RdbReader::new(r).map_err(|e| LoadError(format!("Wrong signature trying to load DB from file: {e}")))?;
     let mut stats = LoadStats::default();
     let now = crate::util::now_ms();
     let clock = state.lru_clock() as i64;
@@ -122,7 +123,11 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
         let item = match reader.read_item() {
             Ok(Some(item)) => item,
             Ok(None) => break,
-            Err(e) => return Err(LoadError(format!("Short read or corrupt data loading DB ({e}). Unrecoverable error, aborting now."))),
+            Err(e) => {
+                return Err(LoadError(format!(
+                    "Short read or corrupt data loading DB ({e}). Unrecoverable error, aborting now."
+                )))
+            }
         };
         match item {
             Item::Entry(e) => {
@@ -168,7 +173,9 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
                 tracing::warn!("RDB holds a Redis 7 function library: functions are not supported, skipped");
             }
             Item::ModuleAux { module_name, .. } => {
-                return Err(LoadError(format!("The RDB file contains AUX module data for module '{module_name}' that I can't load")));
+                return Err(LoadError(format!(
+                    "The RDB file contains AUX module data for module '{module_name}' that I can't load"
+                )));
             }
             Item::Aux { .. } | Item::SelectDb(_) | Item::ResizeDb { .. } | Item::SlotInfo { .. } => {}
         }
@@ -181,7 +188,12 @@ pub fn load_file(state: &mut State, path: &Path) -> Result<Option<LoadStats>, Lo
     let f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(LoadError(format!("Fatal error loading the DB: {}. Exiting.", crate::config::values::strerror(&e)))),
+        Err(e) => {
+            return Err(LoadError(format!(
+                "Fatal error loading the DB: {}. Exiting.",
+                crate::config::values::strerror(&e)
+            )))
+        }
     };
     let (_, stats) = load_rdb(state, BufReader::with_capacity(1 << 16, f))?;
     Ok(Some(stats))

@@ -74,10 +74,14 @@ fn try_partial(state: &mut State, id: u64, conf: &super::ReplConf, replid: &str,
         return None;
     }
     let tail = r.backlog.as_ref()?.from(offset as u64)?;
-    let mut out = if conf.psync2 { format!("+CONTINUE {}\r\n", r.replid).into_bytes() } else { b"+CONTINUE\r\n".to_vec() };
+    let mut out =
+        if conf.psync2 { format!("+CONTINUE {}\r\n", r.replid).into_bytes() } else { b"+CONTINUE\r\n".to_vec() };
     out.extend_from_slice(&tail);
     state.repl.sync_partial_ok += 1;
-    tracing::info!("Partial resynchronization request accepted. Sending {} bytes of backlog starting from offset {offset}.", tail.len());
+    tracing::info!(
+        "Partial resynchronization request accepted. Sending {} bytes of backlog starting from offset {offset}.",
+        tail.len()
+    );
     state.repl.replicas.push(Replica {
         client: id,
         state: ReplicaState::Online,
@@ -103,7 +107,12 @@ fn fork_rdb(state: &State, version: RdbVersion) -> std::io::Result<i32> {
         RdbVersion::V7 => crate::cmd::connection::REDIS_VERSION,
         RdbVersion::V10 => "7.0.15",
     };
-    let meta = SaveMeta { opts, now_ms: crate::util::now_ms(), used_mem: crate::cmd::server::info::used_memory(), version_str };
+    let meta = SaveMeta {
+        opts,
+        now_ms: crate::util::now_ms(),
+        used_mem: crate::cmd::server::info::used_memory(),
+        version_str,
+    };
     let dir = state.config.dir.clone();
     let dbs = &state.dbs;
     // SAFETY: as for BGSAVE: the child only walks the keyspace, writes a file and `_exit`s.

@@ -121,7 +121,13 @@ impl Default for Repl {
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
-            link: Link { up: false, sync_in_progress: false, last_io_ms: 0, down_since_ms: crate::util::now_ms(), synced: false },
+            link: Link {
+                up: false,
+                sync_in_progress: false,
+                last_io_ms: 0,
+                down_since_ms: crate::util::now_ms(),
+                synced: false,
+            },
             link_notify: Arc::new(Notify::new()),
             link_gen: 0,
             applying_master: false,
@@ -214,12 +220,7 @@ pub fn serving_stale_refused(state: &State) -> bool {
 pub fn good_replicas(state: &State) -> usize {
     let now = crate::util::now_ms();
     let max_lag = state.config.min_replicas_max_lag as i64;
-    state
-        .repl
-        .replicas
-        .iter()
-        .filter(|r| r.state == ReplicaState::Online && (now - r.ack_ms) / 1000 <= max_lag)
-        .count()
+    state.repl.replicas.iter().filter(|r| r.state == ReplicaState::Online && (now - r.ack_ms) / 1000 <= max_lag).count()
 }
 
 /// The write check of `min-replicas-to-write` / `min-replicas-max-lag` (masters only).
@@ -295,7 +296,8 @@ pub fn info(state: &State) -> String {
         if !r.link.up {
             let _ = write!(s, "master_link_down_since_seconds:{}\r\n", (now - r.link.down_since_ms) / 1000);
         }
-        let _ = write!(s, "slave_priority:{}\r\nslave_read_only:{}\r\n", cfg.replica_priority, cfg.replica_read_only as u8);
+        let _ =
+            write!(s, "slave_priority:{}\r\nslave_read_only:{}\r\n", cfg.replica_priority, cfg.replica_read_only as u8);
     } else {
         s.push_str("role:master\r\n");
     }
@@ -316,7 +318,8 @@ pub fn info(state: &State) -> String {
             ReplicaState::Online => "online",
         };
         let lag = if rep.ack_ms > 0 { (now - rep.ack_ms) / 1000 } else { 0 };
-        let _ = write!(s, "slave{i}:ip={ip},port={},state={st},offset={},lag={lag}\r\n", rep.listening_port, rep.ack_off);
+        let _ =
+            write!(s, "slave{i}:ip={ip},port={},state={st},offset={},lag={lag}\r\n", rep.listening_port, rep.ack_off);
     }
     let _ = write!(s, "master_repl_offset:{}\r\n", r.master_repl_offset);
     let (active, first, hist) = match &r.backlog {
@@ -326,7 +329,11 @@ pub fn info(state: &State) -> String {
     let _ = write!(s, "repl_backlog_active:{active}\r\nrepl_backlog_size:{}\r\n", cfg.repl_backlog_size);
     let _ = write!(s, "repl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{hist}\r\n");
     // Redis 4+ (PSYNC2) fields, after 3.2's so its field order is kept.
-    let _ = write!(s, "master_replid:{}\r\nmaster_replid2:{}\r\nsecond_repl_offset:{}\r\n", r.replid, r.replid2, r.second_replid_offset);
+    let _ = write!(
+        s,
+        "master_replid:{}\r\nmaster_replid2:{}\r\nsecond_repl_offset:{}\r\n",
+        r.replid, r.replid2, r.second_replid_offset
+    );
     s
 }
 

@@ -106,7 +106,14 @@ async fn link(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Result<(
         };
         let port = if st.config.replica_announce_port != 0 { st.config.replica_announce_port } else { st.config.port };
         let ip = Some(st.config.replica_announce_ip.clone()).filter(|s| !s.is_empty());
-        (Duration::from_secs(st.config.repl_timeout.max(1)), st.config.masterauth.clone(), port, psync, st.repl.link_notify.clone(), ip)
+        (
+            Duration::from_secs(st.config.repl_timeout.max(1)),
+            st.config.masterauth.clone(),
+            port,
+            psync,
+            st.repl.link_notify.clone(),
+            ip,
+        )
     };
     let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await
@@ -236,7 +243,12 @@ fn load_payload(st: &mut State, rdb: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-async fn stream_loop(shared: &Arc<Shared>, c: &mut Conn, gen: u64, notify: Arc<tokio::sync::Notify>) -> Result<(), String> {
+async fn stream_loop(
+    shared: &Arc<Shared>,
+    c: &mut Conn,
+    gen: u64,
+    notify: Arc<tokio::sync::Notify>,
+) -> Result<(), String> {
     let id = shared.next_client_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let addr = c.stream.peer_addr().map_err(|e| e.to_string())?;
     let local = c.stream.local_addr().map_err(|e| e.to_string())?;
@@ -311,7 +323,9 @@ async fn apply_stream(
                     Err(e) => return Err(format!("protocol error from master: {e}")),
                 }
                 let consumed = before - c.buf.len();
-                if args[0].eq_ignore_ascii_case(b"replconf") && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"getack")) {
+                if args[0].eq_ignore_ascii_case(b"replconf")
+                    && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"getack"))
+                {
                     acks.push(st.repl.master_repl_offset);
                 } else {
                     st.repl.applying_master = true;

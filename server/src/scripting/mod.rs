@@ -102,7 +102,8 @@ impl Scripting {
 
     fn engine_mut(&mut self) -> Result<&mut Engine, CmdError> {
         if self.engine.is_none() {
-            self.engine = Some(Engine::new(self.watch.clone(), self.rng.clone()).map_err(|e| CmdError::msg(format!("ERR {e}")))?);
+            self.engine =
+                Some(Engine::new(self.watch.clone(), self.rng.clone()).map_err(|e| CmdError::msg(format!("ERR {e}")))?);
         }
         Ok(self.engine.as_mut().expect("engine"))
     }
@@ -219,8 +220,24 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, sha: String, by_sha: bool, ro: bool, 
     }
     let lua_err = |e: mlua::Error| CmdError::msg(sanitize(&format!("ERR Error running script {sha}, {e}")));
     let lua = &engine.lua;
-    let keys = lua.create_sequence_from(ctx.args[3..3 + numkeys].iter().map(|a| lua.create_string(a)).collect::<Result<Vec<_>, _>>().map_err(lua_err)?).map_err(lua_err)?;
-    let argv = lua.create_sequence_from(ctx.args[3 + numkeys..].iter().map(|a| lua.create_string(a)).collect::<Result<Vec<_>, _>>().map_err(lua_err)?).map_err(lua_err)?;
+    let keys = lua
+        .create_sequence_from(
+            ctx.args[3..3 + numkeys]
+                .iter()
+                .map(|a| lua.create_string(a))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(lua_err)?,
+        )
+        .map_err(lua_err)?;
+    let argv = lua
+        .create_sequence_from(
+            ctx.args[3 + numkeys..]
+                .iter()
+                .map(|a| lua.create_string(a))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(lua_err)?,
+        )
+        .map_err(lua_err)?;
     engine.globals.raw_set("KEYS", keys).map_err(lua_err)?;
     engine.globals.raw_set("ARGV", argv).map_err(lua_err)?;
 
@@ -228,7 +245,13 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, sha: String, by_sha: bool, ro: bool, 
     let mut client = Client::new(ctx.client.id, ctx.client.addr, ctx.client.local_addr, true);
     client.db = ctx.client.db;
     client.nested = true;
-    let caller = RefCell::new(Caller { ctx, client, buf: Reply { buf: bytes::BytesMut::new(), resp3: false }, read_only: ro || flags.no_writes, watch: watch.clone() });
+    let caller = RefCell::new(Caller {
+        ctx,
+        client,
+        buf: Reply { buf: bytes::BytesMut::new(), resp3: false },
+        read_only: ro || flags.no_writes,
+        watch: watch.clone(),
+    });
     watch.begin(caller.borrow().ctx.state.config.lua_time_limit);
     // Ends the watch even if a command panics inside the script.
     struct EndWatch<'w>(&'w ScriptWatch);
@@ -331,7 +354,9 @@ impl Caller<'_, '_> {
             Ok(a) => a,
             Err(msg) => return Ok((Value::Table(convert::error_table(lua, msg.as_bytes(), false)?), raise)),
         };
-        let fail = |msg: &str| -> mlua::Result<(Value, bool)> { Ok((Value::Table(convert::error_table(lua, msg.as_bytes(), true)?), raise)) };
+        let fail = |msg: &str| -> mlua::Result<(Value, bool)> {
+            Ok((Value::Table(convert::error_table(lua, msg.as_bytes(), true)?), raise))
+        };
         let state = &mut *self.ctx.state;
         let table = CommandTable::get();
         let found = if state.renamed.is_empty() {

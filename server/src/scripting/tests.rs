@@ -78,12 +78,19 @@ fn keys_argv_and_data() {
     let mut st = state();
     let mut c = client(&mut st, 1);
     assert_eq!(
-        run(&mut st, &mut c, &["EVAL", "redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1])", "1", "k", "v"]),
+        run(
+            &mut st,
+            &mut c,
+            &["EVAL", "redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1])", "1", "k", "v"]
+        ),
         "$1\r\nv\r\n"
     );
     assert_eq!(run(&mut st, &mut c, &["GET", "k"]), "$1\r\nv\r\n");
     // SELECT inside a script does not change the caller's database.
-    assert_eq!(run(&mut st, &mut c, &["EVAL", "redis.call('select', 5) return redis.call('set', 'in5', 1)", "0"]), "+OK\r\n");
+    assert_eq!(
+        run(&mut st, &mut c, &["EVAL", "redis.call('select', 5) return redis.call('set', 'in5', 1)", "0"]),
+        "+OK\r\n"
+    );
     assert_eq!(run(&mut st, &mut c, &["EXISTS", "in5"]), ":0\r\n");
     assert_eq!(run(&mut st, &mut c, &["SELECT", "5"]), "+OK\r\n");
     assert_eq!(run(&mut st, &mut c, &["EXISTS", "in5"]), ":1\r\n");
@@ -106,10 +113,22 @@ fn writes_after_random_commands_are_allowed() {
 
 #[test]
 fn library_round_trips() {
-    assert_eq!(eval("return cjson.encode(cjson.decode('{\"a\":[1,2.5,\"x\",null,true]}'))", &["0"]), "$27\r\n{\"a\":[1,2.5,\"x\",null,true]}\r\n");
-    assert_eq!(eval("local t = cmsgpack.unpack(cmsgpack.pack({1, 'a', {b = 2}})) return {t[1], t[2], t[3].b}", &["0"]), "*3\r\n:1\r\n$1\r\na\r\n:2\r\n");
-    assert_eq!(eval("return {struct.unpack('>i2 <I4 s', struct.pack('>i2 <I4 s', -3, 70000, 'z'))}", &["0"]), "*4\r\n:-3\r\n:70000\r\n$1\r\nz\r\n:9\r\n");
-    assert_eq!(eval("return {bit.band(0xff, 0x0f), bit.tohex(-1), bit.lshift(1, 4)}", &["0"]), "*3\r\n:15\r\n$8\r\nffffffff\r\n:16\r\n");
+    assert_eq!(
+        eval("return cjson.encode(cjson.decode('{\"a\":[1,2.5,\"x\",null,true]}'))", &["0"]),
+        "$27\r\n{\"a\":[1,2.5,\"x\",null,true]}\r\n"
+    );
+    assert_eq!(
+        eval("local t = cmsgpack.unpack(cmsgpack.pack({1, 'a', {b = 2}})) return {t[1], t[2], t[3].b}", &["0"]),
+        "*3\r\n:1\r\n$1\r\na\r\n:2\r\n"
+    );
+    assert_eq!(
+        eval("return {struct.unpack('>i2 <I4 s', struct.pack('>i2 <I4 s', -3, 70000, 'z'))}", &["0"]),
+        "*4\r\n:-3\r\n:70000\r\n$1\r\nz\r\n:9\r\n"
+    );
+    assert_eq!(
+        eval("return {bit.band(0xff, 0x0f), bit.tohex(-1), bit.lshift(1, 4)}", &["0"]),
+        "*3\r\n:15\r\n$8\r\nffffffff\r\n:16\r\n"
+    );
 }
 
 /// Sends one command in RESP and reads one reply line (plus a bulk payload).
@@ -158,7 +177,10 @@ fn busy_script_kill_and_unkillable() {
     assert_eq!(send(&mut b, &["SCRIPT", "KILL"]), "+OK\r\n");
     let killed = looping.join().unwrap();
     let sha = super::sha1hex(b"local i = 0\nwhile true do\n  i = i + 1\nend");
-    assert!(killed.starts_with(&format!("-ERR Script killed by user with SCRIPT KILL... script: {sha}, on @user_script:")), "{killed}");
+    assert!(
+        killed.starts_with(&format!("-ERR Script killed by user with SCRIPT KILL... script: {sha}, on @user_script:")),
+        "{killed}"
+    );
     assert_eq!(send(&mut b, &["PING"]), "+PONG\r\n");
     assert_eq!(send(&mut b, &["SCRIPT", "KILL"]), "-NOTBUSY No scripts in execution right now.\r\n");
 

@@ -162,7 +162,13 @@ fn try_lock(shared: &Shared) -> Option<MutexGuard<'_, State>> {
 
 /// Answers a connection's requests while a script is busy, until it ends. Returns false when
 /// the connection must close.
-pub async fn serve_busy(shared: &Shared, stream: &mut TcpStream, decoder: &mut RequestDecoder, rbuf: &mut BytesMut, client: &mut Client) -> bool {
+pub async fn serve_busy(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    decoder: &mut RequestDecoder,
+    rbuf: &mut BytesMut,
+    client: &mut Client,
+) -> bool {
     let mut args = Vec::new();
     loop {
         if !shared.script_watch.busy() {

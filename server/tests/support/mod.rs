@@ -90,7 +90,8 @@ pub const OURS: &str = env!("CARGO_BIN_EXE_codis-server");
 
 impl Server {
     pub fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
-        let mut args: Vec<String> = vec!["--bind".into(), "127.0.0.1".into(), "--dir".into(), dir.to_string_lossy().into_owned()];
+        let mut args: Vec<String> =
+            vec!["--bind".into(), "127.0.0.1".into(), "--dir".into(), dir.to_string_lossy().into_owned()];
         args.extend(["--logfile", "server.log", "--daemonize", "no"].iter().map(|s| s.to_string()));
         let mut has = |name: &str, default: &str| {
             if !extra.contains(&name) {

@@ -46,9 +46,8 @@ pub(crate) fn assert_bytes_eq(ours: &[u8], theirs: &[u8], what: &str) {
     }
     let i = ours.iter().zip(theirs).position(|(a, b)| a != b).unwrap_or(ours.len().min(theirs.len()));
     let lo = i.saturating_sub(16);
-    let show = |b: &[u8]| -> String {
-        b[lo.min(b.len())..(i + 24).min(b.len())].iter().map(|x| format!("{x:02x}")).collect()
-    };
+    let show =
+        |b: &[u8]| -> String { b[lo.min(b.len())..(i + 24).min(b.len())].iter().map(|x| format!("{x:02x}")).collect() };
     panic!(
         "{what}: bytes differ at offset {i} (ours {} bytes, theirs {} bytes)\n ours  @{lo}: {}\n theirs@{lo}: {}",
         ours.len(),

@@ -40,13 +40,11 @@ fn model_norm(ty: &str, v: &Value) -> Norm {
             s.sort();
             Norm::Set(s)
         }
-        "hash" => Norm::Hash(v.as_object().unwrap().iter().map(|(f, x)| (f.as_bytes().to_vec(), json_bytes(x))).collect()),
+        "hash" => {
+            Norm::Hash(v.as_object().unwrap().iter().map(|(f, x)| (f.as_bytes().to_vec(), json_bytes(x))).collect())
+        }
         "zset" => Norm::ZSet(
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|p| (json_bytes(&p[0]), json_score(&p[1])))
-                .collect::<BTreeMap<_, _>>(),
+            v.as_array().unwrap().iter().map(|p| (json_bytes(&p[0]), json_score(&p[1]))).collect::<BTreeMap<_, _>>(),
         ),
         other => panic!("unknown model type {other}"),
     }
@@ -224,7 +222,9 @@ fn restore_payloads(frame: &Frame, out: &mut Vec<Bytes>) {
                 out.push(arg(i).expect("payload"));
             }
         }
-        Some(c) if c == b"SLOTSRESTORE-ASYNC" && arg(1).as_deref() == Some(b"object") => out.push(arg(4).expect("payload")),
+        Some(c) if c == b"SLOTSRESTORE-ASYNC" && arg(1).as_deref() == Some(b"object") => {
+            out.push(arg(4).expect("payload"))
+        }
         _ => items.iter().for_each(|f| restore_payloads(f, out)),
     }
 }
@@ -278,9 +278,25 @@ fn big_list_payload_uses_lzf_nodes_like_codis() {
 #[test]
 fn items_of_a_redis7_replication_rdb() {
     let root = require_reference!();
-    let data = std::fs::read(root.join("codis-3.2/wire/4_replication_mixed/w4b_repl_redis7_master_legacy_replica_diskless_rdb.rdb")).unwrap();
+    let data = std::fs::read(
+        root.join("codis-3.2/wire/4_replication_mixed/w4b_repl_redis7_master_legacy_replica_diskless_rdb.rdb"),
+    )
+    .unwrap();
     let items: Vec<Item> = RdbReader::new(&data[..]).unwrap().map(Result::unwrap).collect();
-    let aux: Vec<&[u8]> = items.iter().filter_map(|i| if let Item::Aux { key, .. } = i { Some(&key[..]) } else { None }).collect();
-    assert_eq!(aux, [&b"redis-ver"[..], b"redis-bits", b"ctime", b"used-mem", b"repl-stream-db", b"repl-id", b"repl-offset", b"aof-base"]);
+    let aux: Vec<&[u8]> =
+        items.iter().filter_map(|i| if let Item::Aux { key, .. } = i { Some(&key[..]) } else { None }).collect();
+    assert_eq!(
+        aux,
+        [
+            &b"redis-ver"[..],
+            b"redis-bits",
+            b"ctime",
+            b"used-mem",
+            b"repl-stream-db",
+            b"repl-id",
+            b"repl-offset",
+            b"aof-base"
+        ]
+    );
     assert!(items.contains(&Item::SelectDb(5)));
 }

@@ -14,7 +14,9 @@ use rand::SeedableRng;
 
 use super::roundtrip::gen_value;
 use super::{assert_bytes_eq, norm, read_entries, rewrite, Norm};
-use crate::rdb::{decode_dump_payload, dump_payload, num, types, Item, RdbReader, RdbValue, RdbVersion, RdbWriter, StandardAux};
+use crate::rdb::{
+    decode_dump_payload, dump_payload, num, types, Item, RdbReader, RdbValue, RdbVersion, RdbWriter, StandardAux,
+};
 use crate::resp::{parse_frame, Frame};
 
 fn redis_server_binary() -> Option<PathBuf> {
@@ -187,7 +189,11 @@ fn dataset(seed: u64) -> Vec<(Bytes, RdbValue, Option<i64>)> {
     }
     out.push((Bytes::from_static(b"bin\x00\xff"), RdbValue::String(Bytes::from_static(b"\x00\x01\xfe\xff")), None));
     out.push(("12345".into(), RdbValue::String("-42".into()), None));
-    out.push(("big-elem-list".into(), RdbValue::List(vec![Bytes::from(vec![b'q'; 9000]), "x".into(), Bytes::from(vec![b'r'; 300])]), None));
+    out.push((
+        "big-elem-list".into(),
+        RdbValue::List(vec![Bytes::from(vec![b'q'; 9000]), "x".into(), Bytes::from(vec![b'r'; 300])]),
+        None,
+    ));
     out.push((
         "scores".into(),
         RdbValue::ZSet(vec![
@@ -253,7 +259,11 @@ fn redis7_loads_our_rdb_v7_and_v10_and_our_payloads() {
 
 fn score_arg(s: f64) -> String {
     if s.is_infinite() {
-        if s > 0.0 { "+inf".into() } else { "-inf".into() }
+        if s > 0.0 {
+            "+inf".into()
+        } else {
+            "-inf".into()
+        }
     } else {
         format!("{s:e}")
     }
@@ -337,7 +347,11 @@ fn we_read_what_redis7_writes() {
     c.ok(&["XADD", "stream", "2-1", "f", "w"]);
     c.ok(&["XGROUP", "CREATE", "stream", "g", "0"]);
     c.ok(&["XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "stream", ">"]);
-    c.ok(&["FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('echo1', function(keys, args) return args[1] end)"]);
+    c.ok(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=mylib\nredis.register_function('echo1', function(keys, args) return args[1] end)",
+    ]);
     c.ok(&["SAVE"]);
     let file = std::fs::read(dir.join("dump.rdb")).unwrap();
     let mut skipped = Vec::new();

@@ -40,7 +40,11 @@ fn every_truncation_is_an_error() {
 fn mutations_never_panic() {
     let mut files = vec![sample_rdb()];
     if let Some(root) = super::reference_dir() {
-        for f in ["codis-3.2/f1_codis_server_dump.rdb", "codis-3.2/wire/5_rdb_redis7/r5a_redis7_dump.rdb", "codis-2.0/f1_codis_server_2.8_dump.rdb"] {
+        for f in [
+            "codis-3.2/f1_codis_server_dump.rdb",
+            "codis-3.2/wire/5_rdb_redis7/r5a_redis7_dump.rdb",
+            "codis-2.0/f1_codis_server_2.8_dump.rdb",
+        ] {
             files.push(std::fs::read(root.join(f)).unwrap());
         }
     }

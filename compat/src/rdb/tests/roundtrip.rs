@@ -144,13 +144,18 @@ pub(crate) fn gen_value(rng: &mut StdRng, kind: u32, small_only: bool) -> RdbVal
         _ => {
             let n = pick(rng);
             let long_member = rng.random_bool(0.2);
-            let members = unique(rng, n, |rng, i| {
-                if long_member && i == 0 {
-                    Bytes::from(vec![b'm'; 65])
-                } else {
-                    gen_bytes(rng, 5)
-                }
-            });
+            let members =
+                unique(
+                    rng,
+                    n,
+                    |rng, i| {
+                        if long_member && i == 0 {
+                            Bytes::from(vec![b'm'; 65])
+                        } else {
+                            gen_bytes(rng, 5)
+                        }
+                    },
+                );
             RdbValue::ZSet(members.into_iter().map(|m| (m, gen_score(rng))).collect())
         }
     }

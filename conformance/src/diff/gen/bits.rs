@@ -5,7 +5,16 @@
 use super::*;
 
 /// Values a bitmap key is set to directly.
-const BIT_VALUES: [&[u8]; 8] = [b"", b"\xff", b"\x00\x00\x01", b"foobar", b"\xff\xf0\x00", b"\x00\xff\x00\xff\x0f", b"\x80", b"\xaa\xaa\xaa\xaa\xaa\xaa\xaa\xaa\xaa"];
+const BIT_VALUES: [&[u8]; 8] = [
+    b"",
+    b"\xff",
+    b"\x00\x00\x01",
+    b"foobar",
+    b"\xff\xf0\x00",
+    b"\x00\xff\x00\xff\x0f",
+    b"\x80",
+    b"\xaa\xaa\xaa\xaa\xaa\xaa\xaa\xaa\xaa",
+];
 
 impl Gen {
     fn bit_offset(&mut self) -> Vec<u8> {
@@ -84,7 +93,11 @@ impl Gen {
         let which = self.weighted(&w);
         let args = match which {
             0 => {
-                let bit = if self.chance(0.93) { self.int(0, 1).to_string() } else { self.pick(&["2", "-1", "x", ""]).to_string() };
+                let bit = if self.chance(0.93) {
+                    self.int(0, 1).to_string()
+                } else {
+                    self.pick(&["2", "-1", "x", ""]).to_string()
+                };
                 cmd!["SETBIT", k, self.bit_offset(), bit]
             }
             1 => cmd!["GETBIT", k, self.bit_offset()],
@@ -216,7 +229,16 @@ impl Gen {
                 0 => cmd!["SETRANGE", k, "4", self.pick(&["\x07", "\x01", "\x00"])],
                 1 => cmd!["APPEND", k, self.pick::<&[u8]>(&[b"\x00", b"x", b"\x80\x01"])],
                 2 | 3 => cmd!["SETRANGE", k, "15", self.pick::<&[u8]>(&[b"\x80", b"\x00"])],
-                _ => cmd!["SET", k, self.pick(&["HYLL", "HYLL\x00\x00\x00", "hello", "HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"])],
+                _ => cmd![
+                    "SET",
+                    k,
+                    self.pick(&[
+                        "HYLL",
+                        "HYLL\x00\x00\x00",
+                        "hello",
+                        "HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                    ])
+                ],
             },
             _ => cmd!["DEL", k],
         };

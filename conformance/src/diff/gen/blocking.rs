@@ -160,7 +160,8 @@ impl Gen {
                 }
                 w @ (1 | 2) => {
                     let prefer: Vec<&'static str> = prefer.iter().copied().filter(|k| BLIST.contains(k)).collect();
-                    let src = if !prefer.is_empty() && self.chance(0.5) { self.pick(&prefer) } else { self.pick(&BLIST) };
+                    let src =
+                        if !prefer.is_empty() && self.chance(0.5) { self.pick(&prefer) } else { self.pick(&BLIST) };
                     let mut dst = self.pick(&BLIST);
                     if dst == src {
                         dst = LSRC;
@@ -314,7 +315,16 @@ impl Gen {
                             if self.chance(0.5) {
                                 sc.exact(conn, cmd!["RPOPLPUSH", LSRC, k]);
                             } else {
-                                sc.exact(conn, cmd!["LMOVE", LSRC, k, self.pick(&["LEFT", "RIGHT"]), self.pick(&["LEFT", "RIGHT"])]);
+                                sc.exact(
+                                    conn,
+                                    cmd![
+                                        "LMOVE",
+                                        LSRC,
+                                        k,
+                                        self.pick(&["LEFT", "RIGHT"]),
+                                        self.pick(&["LEFT", "RIGHT"])
+                                    ],
+                                );
                             }
                             ops.push(Op::Pop(LSRC, 1));
                             ops.push(Op::Add(k, 1));
@@ -378,7 +388,13 @@ impl Gen {
                 let writer = conns[nb];
                 for &c in &conns[..nb] {
                     let prefer: Vec<&'static str> = m.blocked.iter().flat_map(|b| b.keys.iter().copied()).collect();
-                    let zset = if prefer.is_empty() { self.chance(0.35) } else if self.chance(0.7) { BZSET.contains(&prefer[0]) } else { self.chance(0.35) };
+                    let zset = if prefer.is_empty() {
+                        self.chance(0.35)
+                    } else if self.chance(0.7) {
+                        BZSET.contains(&prefer[0])
+                    } else {
+                        self.chance(0.35)
+                    };
                     let t = self.pick(&LONG_TIMEOUTS);
                     let cl = self.block_cmd(c, zset, t, &prefer);
                     sc.send(c, cl.args.clone());
@@ -488,7 +504,11 @@ impl Gen {
                     }
                     _ => {}
                 }
-                let t = if self.chance(0.8) { self.pick(&LONG_TIMEOUTS) } else { self.pick(&["-1", "x", "", "-0.5", "abc"]) };
+                let t = if self.chance(0.8) {
+                    self.pick(&LONG_TIMEOUTS)
+                } else {
+                    self.pick(&["-1", "x", "", "-0.5", "abc"])
+                };
                 let valid_timeout = LONG_TIMEOUTS.contains(&t);
                 let mut cl = self.block_cmd(c, zset, t, &[k]);
                 let malformed = self.chance(0.1);
@@ -502,7 +522,8 @@ impl Gen {
                     };
                 }
                 // Only what answers at once: a valid call on empty keys would block.
-                let blocks = valid_timeout && !malformed && cl.keys.iter().all(|x| m.len(x) == 0 && !strings.contains(x));
+                let blocks =
+                    valid_timeout && !malformed && cl.keys.iter().all(|x| m.len(x) == 0 && !strings.contains(x));
                 if blocks {
                     sc.exact(c, cmd!["TYPE", k]);
                 } else {

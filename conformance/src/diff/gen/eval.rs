@@ -86,7 +86,8 @@ const SCRIPTS: [(&str, char); 72] = [
 ];
 
 /// JSON arguments for the cjson templates (the last ones are invalid).
-const JSON: [&str; 9] = ["[1,2,3]", "{\"a\":[1,2]}", "\"str\"", "[1.5e3,true,false]", "[]", "[[[1]]]", "12", "bad json", "[1,"];
+const JSON: [&str; 9] =
+    ["[1,2,3]", "{\"a\":[1,2]}", "\"str\"", "[1.5e3,true,false]", "[]", "[[[1]]]", "12", "bad json", "[1,"];
 
 /// The optional corpus of `conformance/fixtures/eval_corpus.txt`.
 pub(super) fn load_corpus() -> Vec<String> {

@@ -129,7 +129,9 @@ impl Gen {
 
     fn geo_radius(&mut self) -> [Vec<u8>; 2] {
         let r = match self.int(0, 19) {
-            0..=15 => self.pick(&["1", "10", "50", "100", "150", "200", "300", "500", "1000", "5000", "0", "20000", "0.5"]),
+            0..=15 => {
+                self.pick(&["1", "10", "50", "100", "150", "200", "300", "500", "1000", "5000", "0", "20000", "0.5"])
+            }
             _ => self.pick(&["-1", "x", "inf", ""]),
         };
         let unit = if self.chance(0.95) { self.pick(&UNITS) } else { self.pick(&["lightyear", ""]) };
@@ -153,7 +155,8 @@ impl Gen {
             }
         }
         if self.chance(0.4) {
-            let n = if self.chance(0.9) { self.pick(&["1", "2", "3", "5", "100"]) } else { self.pick(&["0", "-1", "x"]) };
+            let n =
+                if self.chance(0.9) { self.pick(&["1", "2", "3", "5", "100"]) } else { self.pick(&["0", "-1", "x"]) };
             let mut c = cmd!["COUNT", n];
             if self.chance(0.3) {
                 c.push(b"ANY".to_vec());

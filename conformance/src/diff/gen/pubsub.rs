@@ -15,7 +15,8 @@ use std::collections::BTreeSet;
 use super::*;
 
 const CHANNELS: [&str; 9] = ["ch0", "ch1", "ch2", "news.sport", "news.tech", "a{x}b", "", "ch*", "x y"];
-const PATTERNS: [&str; 10] = ["ch*", "news.*", "*", "ch[01]", "n?ws.*", "ch\\*", "[^c]*", "news.[a-s]*", "x*", "[a-c]?[0-9]"];
+const PATTERNS: [&str; 10] =
+    ["ch*", "news.*", "*", "ch[01]", "n?ws.*", "ch\\*", "[^c]*", "news.[a-s]*", "x*", "[a-c]?[0-9]"];
 
 #[derive(Default, Clone)]
 struct SubState {

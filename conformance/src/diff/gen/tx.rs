@@ -12,7 +12,8 @@ use super::*;
 /// Commands whose reply inside EXEC would not be comparable exactly: floats printed from
 /// `long double`, lex ranges (valid only while all scores are equal, which queued commands may
 /// change).
-const NOT_QUEUED: [&str; 6] = ["INCRBYFLOAT", "HINCRBYFLOAT", "ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZLEXCOUNT", "ZREMRANGEBYLEX"];
+const NOT_QUEUED: [&str; 6] =
+    ["INCRBYFLOAT", "HINCRBYFLOAT", "ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZLEXCOUNT", "ZREMRANGEBYLEX"];
 
 impl Gen {
     /// A data command whose reply is compared exactly (usable inside MULTI).

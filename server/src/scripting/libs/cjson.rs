@@ -417,7 +417,11 @@ impl Parser<'_> {
         match char::from_u32(cp) {
             Some(c) => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
             // Lone low surrogates: encoded as 3 bytes all the same.
-            None => out.extend_from_slice(&[(0xE0 | (cp >> 12)) as u8, (0x80 | ((cp >> 6) & 0x3F)) as u8, (0x80 | (cp & 0x3F)) as u8]),
+            None => out.extend_from_slice(&[
+                (0xE0 | (cp >> 12)) as u8,
+                (0x80 | ((cp >> 6) & 0x3F)) as u8,
+                (0x80 | (cp & 0x3F)) as u8,
+            ]),
         }
         self.ptr += len;
         true
@@ -438,7 +442,10 @@ impl Parser<'_> {
     fn descend(&mut self, slots: i64) -> Result<(), Fail> {
         self.depth += 1;
         if self.depth > self.max_depth || self.stack + slots > STACK_LIMIT {
-            return Err(Fail::Msg(format!("Found too many nested data structures ({}) at character {}", self.depth, self.ptr)));
+            return Err(Fail::Msg(format!(
+                "Found too many nested data structures ({}) at character {}",
+                self.depth, self.ptr
+            )));
         }
         Ok(())
     }
@@ -693,12 +700,22 @@ fn enum_option(a: &Args, i: usize, setting: &mut u8, options: &[&str]) -> Result
             }
         }
     }
-    Ok(if *setting <= 1 { Value::Boolean(*setting == 1) } else { Value::String(a.lua.create_string(options[*setting as usize])?) })
+    Ok(if *setting <= 1 {
+        Value::Boolean(*setting == 1)
+    } else {
+        Value::String(a.lua.create_string(options[*setting as usize])?)
+    })
 }
 
 const BOOL_OPTIONS: &[&str] = &["off", "on"];
 
-fn config_fn(lua: &Lua, raw: &Table, cfg: &Shared, name: &'static str, f: fn(&Args, &mut Config) -> LibResult) -> mlua::Result<()> {
+fn config_fn(
+    lua: &Lua,
+    raw: &Table,
+    cfg: &Shared,
+    name: &'static str,
+    f: fn(&Args, &mut Config) -> LibResult,
+) -> mlua::Result<()> {
     let cfg = cfg.clone();
     reg(lua, raw, &format!("cjson_{name}"), move |lua, args| {
         let a = Args { lua, args, fname: name };

@@ -348,7 +348,9 @@ impl Cursor<'_> {
             let v = self.decode(lua)?;
             match &k {
                 Value::Nil => return Err(DecodeError::Lua(mlua::Error::runtime("table index is nil"))),
-                Value::Number(n) if n.is_nan() => return Err(DecodeError::Lua(mlua::Error::runtime("table index is NaN"))),
+                Value::Number(n) if n.is_nan() => {
+                    return Err(DecodeError::Lua(mlua::Error::runtime("table index is NaN")))
+                }
                 _ => t.raw_set(k, v)?,
             }
         }
@@ -363,7 +365,11 @@ fn unpack_full(lua: &Lua, args: &[Value], fname: &'static str, limit: i64, offse
     let s = a.bytes(0)?;
     let decode_all = limit == 0 && offset == 0;
     if offset < 0 || limit < 0 {
-        return Err(Fail::Msg(format!("Invalid request to unpack with offset of {} and limit of {}.", offset as i32, s.len() as i32)));
+        return Err(Fail::Msg(format!(
+            "Invalid request to unpack with offset of {} and limit of {}.",
+            offset as i32,
+            s.len() as i32
+        )));
     }
     if offset as u64 > s.len() as u64 {
         return Err(Fail::Msg(format!("Start offset {} greater than input length {}.", offset as i32, s.len() as i32)));
@@ -377,8 +383,12 @@ fn unpack_full(lua: &Lua, args: &[Value], fname: &'static str, limit: i64, offse
             Ok(v) => out.push(v),
             Err(DecodeError::Eof) => return Err(Fail::Msg("Missing bytes in input.".into())),
             Err(DecodeError::BadFormat) => return Err(Fail::Msg("Bad data format in input.".into())),
-            Err(DecodeError::Lua(mlua::Error::RuntimeError(m))) if m.starts_with("table index") => return Err(Fail::NoPos(m)),
-            Err(DecodeError::Lua(e)) => return Err(Fail::Msg(e.to_string().trim_start_matches("runtime error: ").to_string())),
+            Err(DecodeError::Lua(mlua::Error::RuntimeError(m))) if m.starts_with("table index") => {
+                return Err(Fail::NoPos(m))
+            }
+            Err(DecodeError::Lua(e)) => {
+                return Err(Fail::Msg(e.to_string().trim_start_matches("runtime error: ").to_string()))
+            }
         }
         count += 1;
     }

@@ -66,7 +66,10 @@ unsafe fn name_function(state: *mut ffi::lua_State) {
     let Some(close) = msg[open..].windows(3).position(|w| w == b"' (").map(|i| open + i) else { return };
     let mut ar: ffi::lua_Debug = std::mem::zeroed();
     let mut name: &[u8] = b"?";
-    if ffi::lua_getstack(state, 0, &mut ar) != 0 && ffi::lua_getinfo(state, c"n".as_ptr(), &mut ar) != 0 && !ar.name.is_null() {
+    if ffi::lua_getstack(state, 0, &mut ar) != 0
+        && ffi::lua_getinfo(state, c"n".as_ptr(), &mut ar) != 0
+        && !ar.name.is_null()
+    {
         name = std::ffi::CStr::from_ptr(ar.name).to_bytes();
     }
     let renamed = [&msg[..open], name, &msg[close..]].concat();
@@ -113,7 +116,9 @@ fn finish(lua: &Lua, r: LibResult) -> mlua::Result<MultiValue> {
     match r {
         Ok(v) => Ok(v),
         Err(Fail::Msg(m)) => (Value::LightUserData(LightUserData(SENTINEL)), lua.create_string(m)?).into_lua_multi(lua),
-        Err(Fail::NoPos(m)) => (Value::LightUserData(LightUserData(SENTINEL_NOPOS)), lua.create_string(m)?).into_lua_multi(lua),
+        Err(Fail::NoPos(m)) => {
+            (Value::LightUserData(LightUserData(SENTINEL_NOPOS)), lua.create_string(m)?).into_lua_multi(lua)
+        }
         Err(Fail::Err(m)) => raise_err(lua, m),
         Err(Fail::Lua(e)) => Err(e),
     }
