@@ -44,7 +44,6 @@ const NOT_INT_VALUE: CmdError = CmdError::fixed("ERR hash value is not an intege
 const NOT_FLOAT_VALUE: CmdError = CmdError::fixed("ERR hash value is not a float");
 const INCR_NAN_INF: CmdError = CmdError::fixed("ERR increment would produce NaN or Infinity");
 const ARG_NAN_INF: CmdError = CmdError::fixed("ERR value is NaN or Infinity");
-const INVALID_CURSOR: CmdError = CmdError::fixed("ERR invalid cursor");
 const COUNT_RANGE: CmdError =
     CmdError::fixed("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
 const OUT_OF_RANGE: CmdError = CmdError::fixed("ERR value is out of range");
@@ -306,35 +305,9 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// A SCAN cursor as Redis's `parseScanCursorOrReply` reads it with `strtoul`: optional sign
-/// (a minus wraps around), decimal digits, nothing after them (C stops at a NUL), no leading
-/// space; the empty string is cursor 0.
-pub fn parse_scan_cursor(s: &[u8]) -> Option<u64> {
-    let s = match s.iter().position(|&c| c == 0) {
-        Some(i) => &s[..i],
-        None => s,
-    };
-    if s.is_empty() {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 fn hscan(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    let cursor = parse_scan_cursor(&args[2]).ok_or(INVALID_CURSOR)?;
+    let cursor = super::scan::parse_scan_cursor(&args[2])?;
     let Some((h, out)) = read_hash(ctx, &args[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
@@ -502,24 +475,4 @@ fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scan_cursor_like_strtoul() {
-        assert_eq!(parse_scan_cursor(b"0"), Some(0));
-        assert_eq!(parse_scan_cursor(b""), Some(0));
-        assert_eq!(parse_scan_cursor(b"+7"), Some(7));
-        assert_eq!(parse_scan_cursor(b"007"), Some(7));
-        assert_eq!(parse_scan_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_scan_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_scan_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_scan_cursor(b"5\0x"), Some(5));
-        for bad in [&b" 1"[..], b"1 ", b"-", b"+", b"abc", b"0x10", b"1.0"] {
-            assert_eq!(parse_scan_cursor(bad), None, "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
 }

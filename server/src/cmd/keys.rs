@@ -454,34 +454,8 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// `parseScanCursorOrReply`: `strtoul` base 10 on the whole argument (a leading `-` wraps, as
-/// in C), no leading space, no overflow.
-pub(crate) fn parse_scan_cursor(s: &[u8]) -> Result<u64, CmdError> {
-    let invalid = CmdError::fixed("ERR invalid cursor");
-    if s.is_empty() {
-        return Ok(0);
-    }
-    let mut i = 0;
-    let mut neg = false;
-    if s[0] == b'+' || s[0] == b'-' {
-        neg = s[0] == b'-';
-        i = 1;
-    }
-    if i >= s.len() {
-        return Err(invalid);
-    }
-    let mut v: u64 = 0;
-    for &c in &s[i..] {
-        if !c.is_ascii_digit() {
-            return Err(invalid);
-        }
-        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).ok_or(invalid.clone())?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 fn scan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = parse_scan_cursor(&ctx.args[1])?;
+    let cursor = super::scan::parse_scan_cursor(&ctx.args[1])?;
     let mut count: i64 = 10;
     let mut pattern: Option<bytes::Bytes> = None;
     let mut type_name: Option<bytes::Bytes> = None;
@@ -742,18 +716,5 @@ mod tests {
         assert!(!expire_allowed(EXPIRE_LT, 5, 5));
         assert!(expire_allowed(EXPIRE_LT, 6, 5));
         assert!(!expire_allowed(EXPIRE_XX | EXPIRE_LT, -1, 5));
-    }
-
-    #[test]
-    fn scan_cursor() {
-        assert_eq!(parse_scan_cursor(b"0").unwrap(), 0);
-        assert_eq!(parse_scan_cursor(b"").unwrap(), 0);
-        assert_eq!(parse_scan_cursor(b"007").unwrap(), 7);
-        assert_eq!(parse_scan_cursor(b"-1").unwrap(), u64::MAX);
-        assert_eq!(parse_scan_cursor(b"18446744073709551615").unwrap(), u64::MAX);
-        assert!(parse_scan_cursor(b"18446744073709551616").is_err());
-        assert!(parse_scan_cursor(b" 1").is_err());
-        assert!(parse_scan_cursor(b"+").is_err());
-        assert!(parse_scan_cursor(b"1a").is_err());
     }
 }

@@ -18,6 +18,7 @@ pub mod persist;
 pub mod pubsub;
 pub mod repl;
 pub mod reply;
+mod scan;
 pub mod script;
 pub mod server;
 pub mod set;

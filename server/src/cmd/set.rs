@@ -9,6 +9,7 @@ use rand::Rng;
 
 use super::error::{self, CmdError};
 use super::flags::*;
+use super::scan::parse_scan_cursor;
 use super::{CmdResult, CommandSpec, Ctx, Reply};
 use crate::db::set::{SetMember, SetValue};
 use crate::db::{Db, KeyPos, Value};
@@ -114,36 +115,6 @@ pub(super) fn arg_range(arg: &[u8], min: i64, max: i64, msg: Option<&'static str
 /// `getPositiveLongFromObjectOrReply`.
 pub(super) fn arg_positive(arg: &[u8], msg: Option<&'static str>) -> Result<i64, CmdError> {
     arg_range(arg, 0, i64::MAX, Some(msg.unwrap_or("ERR value is out of range, must be positive")))
-}
-
-/// A SCAN cursor as `strtoul` reads it: decimal, optional sign (a negative cursor wraps), no
-/// leading space, nothing after the digits.
-pub(super) fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    const INVALID: CmdError = CmdError::fixed("ERR invalid cursor");
-    // C sees the string up to its first NUL.
-    let s = match arg.iter().position(|&c| c == 0) {
-        Some(n) => &arg[..n],
-        None => arg,
-    };
-    if s.is_empty() {
-        return Ok(0);
-    }
-    if matches!(s[0], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-        return Err(INVALID);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(INVALID);
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).ok_or(INVALID)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// SSCAN/ZSCAN options from `args[from..]`: COUNT (>= 1) and MATCH (None when absent or `*`).
@@ -772,19 +743,6 @@ fn sscan(ctx: &mut Ctx) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scan_cursor_like_strtoul() {
-        assert_eq!(parse_scan_cursor(b"0"), Ok(0));
-        assert_eq!(parse_scan_cursor(b""), Ok(0));
-        assert_eq!(parse_scan_cursor(b"+7"), Ok(7));
-        assert_eq!(parse_scan_cursor(b"-1"), Ok(u64::MAX));
-        assert_eq!(parse_scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
-        assert!(parse_scan_cursor(b"18446744073709551616").is_err());
-        assert!(parse_scan_cursor(b" 1").is_err());
-        assert!(parse_scan_cursor(b"1x").is_err());
-        assert!(parse_scan_cursor(b"-").is_err());
-    }
 
     #[test]
     fn ranged_args() {

@@ -11,9 +11,8 @@ use rand::Rng;
 
 use super::error::{self, CmdError};
 use super::flags::*;
-use super::set::{
-    arg_positive, arg_range, emit_random_repeats, empty_scan, parse_scan_cursor, parse_scan_options, scan_reply_header,
-};
+use super::scan::parse_scan_cursor;
+use super::set::{arg_positive, arg_range, emit_random_repeats, empty_scan, parse_scan_options, scan_reply_header};
 use super::{CmdResult, CommandSpec, Ctx, Reply};
 use crate::db::zset::{AddFlags, AddOutcome, LexItem, LexRange, ScoreRange, ZLimits, ZSetValue};
 use crate::db::{Db, KeyPos, Value};
