@@ -4,11 +4,13 @@
 mod frame;
 mod inline;
 mod request;
+mod scan;
 pub mod write;
 
 pub use frame::{parse_frame, Frame, FrameError};
 pub use inline::split_args;
 pub use request::{Limits, ProtocolError, RequestDecoder};
+pub use scan::ReplyScanner;
 
 /// The largest bulk string accepted by default (`proto-max-bulk-len`, 512 MB).
 pub const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;

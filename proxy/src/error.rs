@@ -1,0 +1,42 @@
+//! Errors of the proxy, worded as Codis 3.2 words them where a client sees them
+//! (`ERR handle request, <cause>` / `ERR handle response, <cause>`).
+
+/// Why a backend connection could not answer a request. Shown to clients as
+/// `ERR handle response, <this>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The connection was lost or could not be made before the request was answered.
+    #[error("backend conn reset")]
+    Reset,
+    /// The connection failed while this request was in flight.
+    #[error("backend conn failure, {0}")]
+    Failure(String),
+}
+
+/// Why a request could not be dispatched. Shown to clients as `ERR handle request, <this>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("command '{0}' is not allowed")]
+    NotAllowed(String),
+    #[error("bad command length, too short or too long")]
+    BadOpLen,
+    #[error("slot is not ready, may be offline")]
+    SlotNotReady,
+    #[error("bad slotsmgrt resp: {0}")]
+    BadSlotsMgrt(String),
+    #[error("bad slotsmgrt-exec-wrapper resp: {0}")]
+    BadExecWrapper(String),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// Errors of the slot table's administrative side (fillslots).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouterError {
+    #[error("use of closed router")]
+    Closed,
+    #[error("use of invalid slot id")]
+    InvalidSlotId,
+    #[error("use of invalid forwarder method")]
+    InvalidMethod,
+}

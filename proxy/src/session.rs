@@ -1,0 +1,704 @@
+//! One client connection.
+//!
+//! A single task reads requests, answers the ones the proxy handles itself, hands the rest to
+//! backend connections and writes replies back strictly in request order. Each request gets a
+//! sequence number and an [`Entry`] in a queue; backend replies land in the session's sink and
+//! fill their entries; every entry that is complete at the head of the queue is written, many per
+//! system call when the client pipelines.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use compat::resp::{write, RequestDecoder};
+use compat::slot::{slot_of, MAX_SLOT_NUM};
+use tokio::net::TcpStream;
+
+use crate::backend::{encode_command, Pending, SharedBackend};
+use crate::error::{BackendError, RequestError};
+use crate::forward::{forward, Origin};
+use crate::mapper::{self, OpInfo, Special};
+use crate::proxy::Shared;
+use crate::resp3::{self, Shape};
+use crate::sink::{Delivery, Sink, Target};
+
+/// How a split request's parts are put back together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MergeOp {
+    MGet,
+    MSet,
+    /// DEL, TOUCH, UNLINK: the sum of the integer replies.
+    Sum(&'static str),
+    /// EXISTS: how many parts said non-zero.
+    Exists,
+}
+
+enum State {
+    /// The reply is known; `failed` marks proxy-side failures (for session_break_on_failure).
+    Done {
+        reply: Bytes,
+        failed: bool,
+    },
+    /// Waiting for one backend reply.
+    Wait,
+    Merge(Box<Merge>),
+}
+
+struct Merge {
+    op: MergeOp,
+    parts: Vec<Option<Result<Bytes, BackendError>>>,
+    left: usize,
+}
+
+struct Entry {
+    state: State,
+    shape: Shape,
+}
+
+/// Why the session stopped reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Quit,
+    Eof,
+    TooManyPipelined,
+    BreakOnFailure,
+    Protocol,
+    Timeout,
+}
+
+pub struct Session {
+    shared: Arc<Shared>,
+    sink: Arc<Sink>,
+    id: u64,
+    database: u32,
+    authorized: bool,
+    resp3: bool,
+    seed: u32,
+    entries: VecDeque<Entry>,
+    /// Sequence number of `entries[0]`.
+    base_seq: u64,
+    deliveries: Vec<Delivery>,
+    wbuf: BytesMut,
+    stop: Option<Stop>,
+    ops: u64,
+    flushed_ops: u64,
+    fails: u64,
+    errors: u64,
+}
+
+fn err_reply(msg: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(msg.len() + 3);
+    write::error(&mut out, msg.as_bytes());
+    out.freeze()
+}
+
+const OK: &[u8] = b"+OK\r\n";
+
+/// Go's `Btoi64` errors, as they appear after `parse slotnum '...' failed, `.
+fn parse_go_int(b: &[u8]) -> Result<i64, String> {
+    let s = String::from_utf8_lossy(b);
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(&s);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(format!("strconv.ParseInt: parsing {:?}: invalid syntax", s));
+    }
+    s.parse::<i64>().map_err(|_| format!("strconv.ParseInt: parsing {:?}: value out of range", s))
+}
+
+impl Session {
+    pub fn new(shared: Arc<Shared>, id: u64) -> Session {
+        Session {
+            shared,
+            sink: Sink::new(),
+            id,
+            database: 0,
+            authorized: false,
+            resp3: false,
+            seed: (id as u32).wrapping_mul(0x9e37_0001) | 1,
+            entries: VecDeque::new(),
+            base_seq: 0,
+            deliveries: Vec::new(),
+            wbuf: BytesMut::new(),
+            stop: None,
+            ops: 0,
+            flushed_ops: 0,
+            fails: 0,
+            errors: 0,
+        }
+    }
+
+    /// Serves the connection until the client leaves or the session must close.
+    pub async fn run(mut self, mut stream: TcpStream) {
+        let result = self.serve(&mut stream).await;
+        self.flush_stats();
+        match result {
+            Ok(stop) => tracing::info!(session = self.id, ops = self.ops, ?stop, "session closed"),
+            Err(e) => tracing::info!(session = self.id, ops = self.ops, error = %e, "session closed"),
+        }
+    }
+
+    async fn serve(&mut self, stream: &mut TcpStream) -> std::io::Result<Stop> {
+        let config = self.shared.config.clone();
+        let sink = self.sink.clone();
+        let mut rbuf = BytesMut::new();
+        let mut decoder = RequestDecoder::default();
+        let mut args: Vec<Bytes> = Vec::new();
+        let recv_timeout = config.session_recv_timeout;
+        let mut last_read = Instant::now();
+        let idle = tokio::time::sleep(if recv_timeout.is_zero() { Duration::from_secs(86400) } else { recv_timeout });
+        tokio::pin!(idle);
+        enum Event {
+            Replies,
+            Readable(std::io::Result<()>),
+            Idle,
+        }
+        loop {
+            self.collect();
+            if !self.wbuf.is_empty() {
+                self.write_out(stream, config.session_send_timeout).await?;
+            }
+            if let Some(stop) = self.stop {
+                if self.entries.is_empty() || matches!(stop, Stop::BreakOnFailure | Stop::Protocol) {
+                    return Ok(stop);
+                }
+            }
+            let reading = self.stop.is_none();
+            let event = tokio::select! {
+                biased;
+                _ = sink.wait() => Event::Replies,
+                r = stream.readable(), if reading => Event::Readable(r),
+                _ = &mut idle, if reading && !recv_timeout.is_zero() => Event::Idle,
+            };
+            match event {
+                Event::Replies => {}
+                Event::Idle => {
+                    if last_read.elapsed() >= recv_timeout {
+                        self.stop = Some(Stop::Timeout);
+                    } else {
+                        idle.as_mut().reset((last_read + recv_timeout).into());
+                    }
+                }
+                Event::Readable(r) => {
+                    r?;
+                    // Read what is there; an idle session keeps no buffer.
+                    if rbuf.capacity() - rbuf.len() < 1024 {
+                        rbuf.reserve(16 * 1024);
+                    }
+                    match stream.try_read_buf(&mut rbuf) {
+                        Ok(0) => {
+                            self.stop = Some(Stop::Eof);
+                            continue;
+                        }
+                        Ok(_) => last_read = Instant::now(),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                        Err(e) => return Err(e),
+                    }
+                    loop {
+                        match decoder.decode_into(&mut rbuf, &mut args) {
+                            Ok(true) => {
+                                self.handle(&args).await;
+                                if self.stop.is_some() {
+                                    break;
+                                }
+                            }
+                            Ok(false) => break,
+                            Err(e) => {
+                                // Go drops the connection silently; Redis's error line is more
+                                // useful to a client and costs nothing.
+                                self.push_done(err_reply(&format!("ERR {e}")), true);
+                                self.stop = Some(Stop::Protocol);
+                                break;
+                            }
+                        }
+                    }
+                    args.clear();
+                    if rbuf.is_empty() && rbuf.capacity() > 0 {
+                        rbuf = BytesMut::new();
+                    }
+                    self.flush_stats();
+                }
+            }
+        }
+    }
+
+    fn flush_stats(&mut self) {
+        // `ops` keeps the session's total for its log line; the shared counter gets the delta.
+        self.shared.stats.add_ops(self.ops - self.flushed_ops, self.fails, self.errors);
+        self.flushed_ops = self.ops;
+        self.fails = 0;
+        self.errors = 0;
+    }
+
+    async fn write_out(&mut self, stream: &mut TcpStream, timeout: Duration) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let fut = stream.write_all(&self.wbuf);
+        if timeout.is_zero() {
+            fut.await?;
+        } else {
+            tokio::time::timeout(timeout, fut)
+                .await
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "session send timeout"))??;
+        }
+        self.wbuf.clear();
+        if self.wbuf.capacity() > 64 * 1024 {
+            self.wbuf = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    /// Applies the replies that arrived and moves finished entries at the head into `wbuf`.
+    fn collect(&mut self) {
+        self.sink.take(&mut self.deliveries);
+        let mut deliveries = std::mem::take(&mut self.deliveries);
+        for d in deliveries.drain(..) {
+            self.apply(d);
+        }
+        self.deliveries = deliveries;
+        let break_on_failure = self.shared.config.session_break_on_failure;
+        while let Some(Entry { state: State::Done { .. }, .. }) = self.entries.front() {
+            let Some(Entry { state: State::Done { reply, failed }, shape }) = self.entries.pop_front() else { break };
+            self.base_seq += 1;
+            if self.resp3 {
+                resp3::translate(shape, &reply, &mut self.wbuf);
+            } else {
+                self.wbuf.extend_from_slice(&reply);
+            }
+            if failed {
+                self.fails += 1;
+                if break_on_failure {
+                    self.stop = Some(Stop::BreakOnFailure);
+                    break;
+                }
+            } else if reply.first() == Some(&b'-') {
+                self.errors += 1;
+            }
+        }
+    }
+
+    fn apply(&mut self, d: Delivery) {
+        let Some(idx) = d.seq.checked_sub(self.base_seq) else { return };
+        let Some(entry) = self.entries.get_mut(idx as usize) else { return };
+        match &mut entry.state {
+            State::Wait => {
+                entry.state = match d.reply {
+                    Ok(reply) => State::Done { reply, failed: false },
+                    Err(e) => State::Done { reply: err_reply(&format!("ERR handle response, {e}")), failed: true },
+                };
+            }
+            State::Merge(m) => {
+                if let Some(slot) = m.parts.get_mut(d.part as usize) {
+                    if slot.is_none() {
+                        *slot = Some(d.reply);
+                        m.left -= 1;
+                    }
+                }
+                if m.left == 0 {
+                    entry.state = match merge(m) {
+                        Ok(reply) => State::Done { reply, failed: false },
+                        Err(e) => State::Done { reply: err_reply(&format!("ERR handle response, {e}")), failed: true },
+                    };
+                }
+            }
+            // Parts of a request that already failed.
+            State::Done { .. } => {}
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.base_seq + self.entries.len() as u64
+    }
+
+    fn push_done(&mut self, reply: Bytes, failed: bool) {
+        self.entries.push_back(Entry { state: State::Done { reply, failed }, shape: Shape::Plain });
+    }
+
+    fn fail_request(&mut self, e: RequestError) {
+        self.push_done(err_reply(&format!("ERR handle request, {e}")), true);
+    }
+
+    /// Replaces the entry of `seq` (still waiting) with a request failure.
+    fn fail_entry(&mut self, seq: u64, e: RequestError) {
+        if let Some(entry) = self.entries.get_mut((seq - self.base_seq) as usize) {
+            entry.state = State::Done { reply: err_reply(&format!("ERR handle request, {e}")), failed: true };
+        }
+    }
+
+    fn next_seed(&mut self) -> u32 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 17;
+        self.seed ^= self.seed << 5;
+        self.seed >> 16
+    }
+
+    async fn handle(&mut self, args: &[Bytes]) {
+        self.ops += 1;
+        if self.entries.len() > self.shared.config.session_max_pipeline {
+            // Go closes the session without a reply to this request.
+            self.stop = Some(Stop::TooManyPipelined);
+            return;
+        }
+        let info = match mapper::lookup(&args[0]) {
+            Ok(info) => info,
+            Err(_) => return self.fail_request(RequestError::BadOpLen),
+        };
+        if info.is_not_allowed() {
+            let name = info.name.map(str::to_string).unwrap_or_else(|| mapper::upper_name(&args[0]));
+            return self.fail_request(RequestError::NotAllowed(name));
+        }
+        match info.special {
+            Special::Quit => {
+                self.push_done(Bytes::from_static(OK), false);
+                self.stop = Some(Stop::Quit);
+                return;
+            }
+            Special::Auth => return self.handle_auth(args),
+            Special::Hello => return self.handle_hello(args),
+            _ => {}
+        }
+        if !self.authorized {
+            if !self.shared.config.session_auth.is_empty() {
+                return self.push_done(err_reply("NOAUTH Authentication required"), false);
+            }
+            self.authorized = true;
+        }
+        match info.special {
+            Special::Select => self.handle_select(args),
+            Special::Ping | Special::Info => self.handle_addressed(args, &info).await,
+            Special::SlotsInfo => {
+                if args.len() != 2 {
+                    return self.push_done(err_reply("ERR wrong number of arguments for 'SLOTSINFO' command"), false);
+                }
+                self.handle_addressed(args, &info).await
+            }
+            Special::SlotsScan => self.handle_slots_scan(args, &info).await,
+            Special::SlotsMapping => self.handle_slots_mapping(args),
+            Special::MGet if args.len() > 2 => self.split(args, &info, MergeOp::MGet, 1).await,
+            Special::MGet if args.len() == 1 => {
+                self.push_done(err_reply("ERR wrong number of arguments for 'MGET' command"), false)
+            }
+            Special::MSet if args.len() == 1 || args.len() % 2 == 0 => {
+                self.push_done(err_reply("ERR wrong number of arguments for 'MSET' command"), false)
+            }
+            Special::MSet if args.len() > 3 => self.split(args, &info, MergeOp::MSet, 2).await,
+            Special::SumKeys => {
+                let name = info.name.unwrap_or("DEL");
+                let op = if name == "EXISTS" { MergeOp::Exists } else { MergeOp::Sum(name) };
+                match args.len() {
+                    1 if matches!(name, "DEL" | "EXISTS") => {
+                        self.push_done(err_reply(&format!("ERR wrong number of arguments for '{name}' command")), false)
+                    }
+                    1 | 2 => self.dispatch(args, &info).await,
+                    _ => self.split(args, &info, op, 1).await,
+                }
+            }
+            _ => self.dispatch(args, &info).await,
+        }
+    }
+
+    fn handle_auth(&mut self, args: &[Bytes]) {
+        if args.len() != 2 {
+            return self.push_done(err_reply("ERR wrong number of arguments for 'AUTH' command"), false);
+        }
+        let want = &self.shared.config.session_auth;
+        let reply = if want.is_empty() {
+            err_reply("ERR Client sent AUTH, but no password is set")
+        } else if want.as_bytes() != &args[1][..] {
+            self.authorized = false;
+            err_reply("ERR invalid password")
+        } else {
+            self.authorized = true;
+            Bytes::from_static(OK)
+        };
+        self.push_done(reply, false);
+    }
+
+    /// `HELLO [protover [AUTH user pass] [SETNAME name]]`, answered as Redis 7 does; the
+    /// protocol applies to this session only.
+    fn handle_hello(&mut self, args: &[Bytes]) {
+        let mut proto = None;
+        if args.len() >= 2 {
+            match std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<i64>().ok()) {
+                Some(v @ (2 | 3)) => proto = Some(v == 3),
+                Some(_) => return self.push_done(err_reply("NOPROTO unsupported protocol version"), false),
+                None => {
+                    return self.push_done(err_reply("ERR Protocol version is not an integer or out of range"), false)
+                }
+            }
+        }
+        let mut i = 2;
+        let mut auth = None;
+        while i < args.len() {
+            let opt = &args[i];
+            if opt.eq_ignore_ascii_case(b"AUTH") && i + 2 < args.len() {
+                auth = Some(args[i + 2].clone());
+                i += 3;
+            } else if opt.eq_ignore_ascii_case(b"SETNAME") && i + 1 < args.len() {
+                i += 2;
+            } else {
+                let msg = format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(opt));
+                return self.push_done(err_reply(&msg), false);
+            }
+        }
+        let want = &self.shared.config.session_auth;
+        match auth {
+            Some(pass) if !want.is_empty() && want.as_bytes() != &pass[..] => {
+                self.authorized = false;
+                return self
+                    .push_done(err_reply("WRONGPASS invalid username-password pair or user is disabled."), false);
+            }
+            Some(_) => self.authorized = true,
+            None if !self.authorized && !want.is_empty() => {
+                return self.push_done(
+                    err_reply(
+                        "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+                         HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+                         select the RESP protocol version at the same time",
+                    ),
+                    false,
+                );
+            }
+            None => {}
+        }
+        if let Some(p) = proto {
+            self.resp3 = p;
+        }
+        // Written in final form already: mark Plain and encode for the protocol now in force.
+        let mut out = BytesMut::new();
+        resp3::hello_reply(&mut out, self.resp3, self.id);
+        self.push_done(out.freeze(), false);
+    }
+
+    fn handle_select(&mut self, args: &[Bytes]) {
+        if args.len() != 2 {
+            return self.push_done(err_reply("ERR wrong number of arguments for 'SELECT' command"), false);
+        }
+        let n = self.shared.config.backend_number_databases;
+        let reply = match std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<i64>().ok()) {
+            None => err_reply("ERR invalid DB index"),
+            Some(db) if db < 0 || db >= n as i64 => err_reply(&format!("ERR invalid DB index, only accept DB [0,{n})")),
+            Some(db) => {
+                self.database = db as u32;
+                Bytes::from_static(OK)
+            }
+        };
+        self.push_done(reply, false);
+    }
+
+    /// PING/INFO with no argument go to a random slot; PING/INFO/SLOTSINFO with an address go
+    /// to that backend, without the address.
+    async fn handle_addressed(&mut self, args: &[Bytes], info: &OpInfo) {
+        if args.len() == 1 {
+            let slot = (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0) as usize)
+                % MAX_SLOT_NUM;
+            return self.dispatch_slot(args, info, slot, None).await;
+        }
+        let addr = String::from_utf8_lossy(&args[1]).into_owned();
+        let mut rest: Vec<&[u8]> = Vec::with_capacity(args.len() - 1);
+        rest.push(&args[0]);
+        rest.extend(args[2..].iter().map(|a| &a[..]));
+        let seed = self.next_seed();
+        let (primary, replica) = self.shared.router.backend_by_addr(&addr);
+        let pick =
+            |b: &Option<Arc<SharedBackend>>| b.as_ref().and_then(|b| b.conn(self.database, seed, false).cloned());
+        let Some(conn) = pick(&primary).or_else(|| pick(&replica)) else {
+            return self.push_done(err_reply(&format!("ERR backend server '{addr}' not found")), false);
+        };
+        let seq = self.next_seq();
+        let shape = self.shape(info, args);
+        self.entries.push_back(Entry { state: State::Wait, shape });
+        let target = Target::Session { sink: self.sink.clone(), seq, part: 0 };
+        conn.push(|out| encode_command(out, &rest), Pending { target, guard: None });
+    }
+
+    async fn handle_slots_scan(&mut self, args: &[Bytes], info: &OpInfo) {
+        if args.len() <= 2 {
+            return self.push_done(err_reply("ERR wrong number of arguments for 'SLOTSSCAN' command"), false);
+        }
+        match self.parse_slot(&args[1]) {
+            Ok(slot) => self.dispatch_slot(args, info, slot, None).await,
+            Err(reply) => self.push_done(reply, false),
+        }
+    }
+
+    fn parse_slot(&self, arg: &[u8]) -> Result<usize, Bytes> {
+        let text = String::from_utf8_lossy(arg);
+        match parse_go_int(arg) {
+            Err(e) => Err(err_reply(&format!("ERR parse slotnum '{text}' failed, {e}"))),
+            Ok(s) if s < 0 || s >= MAX_SLOT_NUM as i64 => {
+                Err(err_reply(&format!("ERR parse slotnum '{text}' failed, out of range")))
+            }
+            Ok(s) => Ok(s as usize),
+        }
+    }
+
+    fn handle_slots_mapping(&mut self, args: &[Bytes]) {
+        let router = &self.shared.router;
+        let mut out = BytesMut::new();
+        match args.len() {
+            1 => {
+                let slots = router.slots();
+                write::header(&mut out, b'*', slots.len() as i64);
+                for s in &slots {
+                    mapping_reply(&mut out, s);
+                }
+            }
+            2 => match self.parse_slot(&args[1]) {
+                Ok(slot) => {
+                    if let Some(s) = router.slot(slot) {
+                        mapping_reply(&mut out, &s)
+                    }
+                }
+                Err(reply) => return self.push_done(reply, false),
+            },
+            _ => return self.push_done(err_reply("ERR wrong number of arguments for 'SLOTSMAPPING' command"), false),
+        }
+        self.push_done(out.freeze(), false);
+    }
+
+    fn shape(&self, info: &OpInfo, args: &[Bytes]) -> Shape {
+        if self.resp3 {
+            resp3::shape_of(info.name, args)
+        } else {
+            Shape::Plain
+        }
+    }
+
+    /// Forwards a request by the hash of its key.
+    async fn dispatch(&mut self, args: &[Bytes], info: &OpInfo) {
+        let hkey = args.get(info.key_index as usize).map(|k| &k[..]);
+        // A request without its key hashes the empty string, slot 0, as in Go.
+        let slot = slot_of(hkey.unwrap_or(b""));
+        self.dispatch_slot(args, info, slot, hkey).await
+    }
+
+    async fn dispatch_slot(&mut self, args: &[Bytes], info: &OpInfo, slot: usize, hkey: Option<&[u8]>) {
+        let seq = self.next_seq();
+        let shape = self.shape(info, args);
+        self.entries.push_back(Entry { state: State::Wait, shape });
+        let seed = self.next_seed();
+        let origin = Origin { sink: &self.sink, seq, part: 0, database: self.database, seed };
+        let result = forward(&self.shared.router, slot, hkey, info.is_master_only(), args, &origin).await;
+        match result {
+            Ok(None) => {}
+            Ok(Some(reply)) => {
+                self.apply(Delivery { seq, part: 0, reply: Ok(reply) });
+            }
+            Err(e) => self.fail_entry(seq, e),
+        }
+    }
+
+    /// Splits a multi-key request into one request per key (`step` arguments per key) and
+    /// merges the replies in key order.
+    async fn split(&mut self, args: &[Bytes], info: &OpInfo, op: MergeOp, step: usize) {
+        let n = (args.len() - 1) / step;
+        let seq = self.next_seq();
+        let shape = self.shape(info, args);
+        let merge = Merge { op, parts: (0..n).map(|_| None).collect(), left: n };
+        self.entries.push_back(Entry { state: State::Merge(Box::new(merge)), shape });
+        let master_only = info.is_master_only();
+        for part in 0..n {
+            let first = 1 + part * step;
+            let mut sub: [&[u8]; 3] = [&args[0], &args[first], b""];
+            if step == 2 {
+                sub[2] = &args[first + 1];
+            }
+            let sub = &sub[..1 + step];
+            let seed = self.next_seed();
+            let origin = Origin { sink: &self.sink, seq, part: part as u32, database: self.database, seed };
+            let result = forward(&self.shared.router, slot_of(sub[1]), Some(sub[1]), master_only, sub, &origin).await;
+            match result {
+                Ok(None) => {}
+                Ok(Some(reply)) => self.apply(Delivery { seq, part: part as u32, reply: Ok(reply) }),
+                Err(e) => {
+                    // Parts already sent are answered into a finished entry and ignored.
+                    self.fail_entry(seq, e);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One SLOTSMAPPING entry: `[id, backend_addr, migrate_from, [[replica addrs]...] | nil]`.
+fn mapping_reply(out: &mut BytesMut, s: &crate::model::Slot) {
+    write::header(out, b'*', 4);
+    write::simple(out, s.id.to_string().as_bytes());
+    write::simple(out, s.backend_addr.as_bytes());
+    write::simple(out, s.migrate_from.as_bytes());
+    if s.replica_groups.is_empty() {
+        out.extend_from_slice(b"*-1\r\n");
+    } else {
+        write::header(out, b'*', s.replica_groups.len() as i64);
+        for g in &s.replica_groups {
+            write::header(out, b'*', g.len() as i64);
+            for addr in g {
+                write::simple(out, addr.as_bytes());
+            }
+        }
+    }
+}
+
+/// Puts the parts of a split request back together, with Go's checks and messages.
+fn merge(m: &mut Merge) -> Result<Bytes, String> {
+    let mut parts = Vec::with_capacity(m.parts.len());
+    for p in m.parts.drain(..) {
+        match p {
+            Some(Ok(b)) => parts.push(b),
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("resp is required".into()),
+        }
+    }
+    let value_len = |b: &[u8]| memchr::memchr(b'\r', b).unwrap_or(b.len()).saturating_sub(1);
+    match m.op {
+        MergeOp::MGet => {
+            let mut out = BytesMut::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 16);
+            write::header(&mut out, b'*', parts.len() as i64);
+            for p in &parts {
+                if !p.starts_with(b"*1\r\n") {
+                    let t = crate::forward::type_name(p);
+                    return Err(format!(
+                        "bad mget resp: {t} array.len = {}",
+                        if p.starts_with(b"*") { value_len(p) } else { 0 }
+                    ));
+                }
+                out.extend_from_slice(&p[4..]);
+            }
+            Ok(out.freeze())
+        }
+        MergeOp::MSet => {
+            for p in &parts {
+                if p.first() != Some(&b'+') {
+                    let t = crate::forward::type_name(p);
+                    return Err(format!("bad mset resp: {t} value.len = {}", value_len(p)));
+                }
+            }
+            Ok(parts.pop().unwrap_or_else(|| Bytes::from_static(OK)))
+        }
+        MergeOp::Sum(_) | MergeOp::Exists => {
+            let what = match m.op {
+                MergeOp::Sum(name) => name.to_ascii_lowercase(),
+                _ => "exists".to_string(),
+            };
+            let mut n: i64 = 0;
+            for p in &parts {
+                let v = (p.first() == Some(&b':'))
+                    .then(|| std::str::from_utf8(&p[1..p.len().saturating_sub(2)]).ok()?.parse::<i64>().ok())
+                    .flatten();
+                match v {
+                    Some(v) if m.op == MergeOp::Exists => n += (v != 0) as i64,
+                    Some(v) => n += v,
+                    None => {
+                        let t = crate::forward::type_name(p);
+                        return Err(format!("bad {what} resp: {t} value.len = {}", value_len(p)));
+                    }
+                }
+            }
+            let mut out = BytesMut::with_capacity(24);
+            write::integer(&mut out, n);
+            Ok(out.freeze())
+        }
+    }
+}
