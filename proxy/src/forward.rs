@@ -43,6 +43,7 @@ pub async fn forward<A: AsRef<[u8]>>(
     loop {
         let mut route = router.route(slot);
         if route.locked {
+            drop(route);
             route = router.route_unlocked(slot).await;
         }
         let Some((backend, _)) = &route.backend else { return Err(RequestError::SlotNotReady) };

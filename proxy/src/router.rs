@@ -127,6 +127,8 @@ impl Router {
             if !route.locked {
                 return route;
             }
+            // Holding the locked route would make the refill wait for this request.
+            drop(route);
             notified.await;
         }
     }
