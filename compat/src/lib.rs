@@ -14,6 +14,8 @@ pub mod resp;
 pub mod slot;
 
 #[cfg(feature = "cluster")]
+pub mod config;
+#[cfg(feature = "cluster")]
 pub mod models;
 #[cfg(feature = "cluster")]
 pub mod xauth;
