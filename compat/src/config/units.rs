@@ -83,7 +83,7 @@ impl fmt::Display for ByteSize {
         }
         let abs = v.unsigned_abs();
         for (unit, name) in [(PB, "pb"), (TB, "tb"), (GB, "gb"), (MB, "mb"), (KB, "kb")] {
-            if abs % unit as u64 == 0 {
+            if abs.is_multiple_of(unit as u64) {
                 return write!(f, "{}{}", v / unit, name);
             }
         }
@@ -151,7 +151,7 @@ impl fmt::Display for TimeSize {
         }
         let abs = v.unsigned_abs();
         for (unit, name) in [(HOUR, "h"), (MIN, "m"), (SEC, "s"), (MS, "ms"), (US, "us")] {
-            if abs % unit as u64 == 0 {
+            if abs.is_multiple_of(unit as u64) {
                 return write!(f, "{}{}", v / unit, name);
             }
         }
