@@ -15,7 +15,11 @@ pub mod slot;
 
 #[cfg(feature = "cluster")]
 pub mod config;
+#[cfg(feature = "coordinator")]
+pub mod coordinator;
 #[cfg(feature = "cluster")]
 pub mod models;
+#[cfg(feature = "coordinator")]
+pub mod store;
 #[cfg(feature = "cluster")]
 pub mod xauth;
