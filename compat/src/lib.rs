@@ -3,7 +3,23 @@
 //! - [`resp`]: the Redis serialization protocol (RESP2 and RESP3), request decoding for servers
 //!   and frame parsing/encoding for clients.
 //! - [`slot`]: the Codis slot hash (crc32 of the hash tag, modulo 1024).
+//!
+//! With feature `cluster`: [`models`] (coordinator models, paths, Go-compatible JSON), [`xauth`]
+//! (tokens and admin API secrets), [`config`] (proxy.toml and dashboard.toml). With feature
+//! `coordinator`: [`coordinator`] (ZooKeeper, etcd, filesystem clients) and [`store`]. With
+//! feature `rest`: [`rest`] (Go's REST conventions and typed admin API clients).
 
 pub mod rdb;
 pub mod resp;
 pub mod slot;
+
+#[cfg(feature = "cluster")]
+pub mod config;
+#[cfg(feature = "coordinator")]
+pub mod coordinator;
+#[cfg(feature = "cluster")]
+pub mod models;
+#[cfg(feature = "coordinator")]
+pub mod store;
+#[cfg(feature = "cluster")]
+pub mod xauth;

@@ -32,7 +32,7 @@ mod value;
 mod writer;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use consts::{opcode, types};
 pub use decode::module_name;
