@@ -13,7 +13,6 @@ pub mod config;
 pub mod error;
 pub mod forward;
 pub mod mapper;
-pub mod model;
 pub mod proxy;
 pub mod resp3;
 pub mod router;
@@ -21,8 +20,8 @@ pub mod session;
 pub mod sink;
 pub mod stats;
 
+pub use compat::models::Slot;
 pub use config::Config;
-pub use model::Slot;
 pub use proxy::Proxy;
 
 /// The server version HELLO reports: the Redis release Codis 3.2's servers are built on.

@@ -1,16 +1,18 @@
 //! `codis-proxy`: command line as in Codis 3.2 (`a_help_codis-proxy.txt`), for the options the
-//! data path needs: `--host-proxy`, `--ncpu`, `--fillslots`, `--product_name`, `--product_auth`,
-//! `--session_auth`, `--log-level`, `--pidfile`.
+//! data path needs: `--config`, `--default-config`, `--host-proxy`, `--ncpu`, `--fillslots`,
+//! `--product_name`, `--product_auth`, `--session_auth`, `--log-level`, `--pidfile`.
 
 use std::process::ExitCode;
 
 use codis_proxy::{Config, Proxy, Slot};
+use compat::config::{ProxyConfig, PROXY_DEFAULT_CONFIG_OUTPUT};
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const USAGE: &str = "Usage:
-	codis-proxy [--ncpu=N] [--log-level=LEVEL] [--host-proxy=ADDR] [--fillslots=FILE] [--pidfile=FILE] [--product_name=NAME] [--product_auth=AUTH] [--session_auth=AUTH]
+	codis-proxy [--ncpu=N] [--config=CONF] [--log-level=LEVEL] [--host-proxy=ADDR] [--fillslots=FILE] [--pidfile=FILE] [--product_name=NAME] [--product_auth=AUTH] [--session_auth=AUTH]
+	codis-proxy  --default-config
 	codis-proxy  --version";
 
 struct Args {
@@ -19,13 +21,25 @@ struct Args {
     fillslots: Option<String>,
     pidfile: Option<String>,
     config: Config,
+    host_proxy: Option<String>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
-    let mut a =
-        Args { ncpu: None, log_level: "info".into(), fillslots: None, pidfile: None, config: Config::default() };
+    let mut a = Args {
+        ncpu: None,
+        log_level: "info".into(),
+        fillslots: None,
+        pidfile: None,
+        config: Config::default(),
+        host_proxy: None,
+    };
+    let mut overrides = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
+        if arg == "--default-config" {
+            print!("{PROXY_DEFAULT_CONFIG_OUTPUT}");
+            return Ok(None);
+        }
         if arg == "--version" {
             println!("version: {}", env!("CARGO_PKG_VERSION"));
             return Ok(None);
@@ -41,13 +55,23 @@ fn parse_args() -> Result<Option<Args>, String> {
         match name.as_str() {
             "--ncpu" => a.ncpu = Some(value.parse().map_err(|_| format!("invalid --ncpu={value}"))?),
             "--log-level" => a.log_level = value.to_ascii_lowercase(),
-            "--host-proxy" => a.config.proxy_addr = value,
+            "-c" | "--config" => {
+                let c = ProxyConfig::load_from_file(&value).map_err(|e| format!("load config {value} failed: {e}"))?;
+                a.config = Config::from_toml(&c);
+            }
+            "--host-proxy" => a.host_proxy = Some(value),
             "--fillslots" => a.fillslots = Some(value),
             "--pidfile" => a.pidfile = Some(value),
+            "--product_name" | "--product_auth" | "--session_auth" => overrides.push((name, value)),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    // Command-line values win over the config file, whatever their order.
+    for (name, value) in overrides {
+        match name.as_str() {
             "--product_name" => a.config.product_name = value,
             "--product_auth" => a.config.product_auth = value,
-            "--session_auth" => a.config.session_auth = value,
-            other => return Err(format!("unknown option {other}\n{USAGE}")),
+            _ => a.config.session_auth = value,
         }
     }
     Ok(Some(a))
@@ -90,7 +114,9 @@ async fn run(args: Args) -> Result<(), String> {
         }
         None => None,
     };
-    let addr = args.config.proxy_addr.clone();
+    // --host-proxy is the address announced to others in Go; with no coordinator yet it is also
+    // where this proxy listens.
+    let addr = args.host_proxy.clone().unwrap_or_else(|| args.config.proxy_addr.clone());
     let proxy = Proxy::new(args.config)?;
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("listen on {addr} failed: {e}"))?;
     tracing::warn!("proxy start service on {}", listener.local_addr().map(|a| a.to_string()).unwrap_or(addr));

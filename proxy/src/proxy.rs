@@ -9,10 +9,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::config::Config;
 use crate::error::RouterError;
-use crate::model::Slot;
 use crate::router::Router;
 use crate::session::Session;
 use crate::stats::Stats;
+use compat::models::Slot;
 
 /// State every session shares.
 pub struct Shared {

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use crate::backend::{Pool, SharedBackend};
 use crate::config::Config;
 use crate::error::RouterError;
-use crate::model::{Slot, FORWARD_SEMI_ASYNC, FORWARD_SYNC};
+use compat::models::{Slot, FORWARD_SEMI_ASYNC, FORWARD_SYNC};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForwardMethod {
@@ -26,7 +26,7 @@ pub enum ForwardMethod {
 }
 
 impl ForwardMethod {
-    pub fn id(self) -> i32 {
+    pub fn id(self) -> i64 {
         match self {
             ForwardMethod::Sync => FORWARD_SYNC,
             ForwardMethod::SemiAsync => FORWARD_SEMI_ASYNC,
@@ -39,8 +39,8 @@ pub struct SlotRoute {
     pub id: usize,
     /// Requests wait until the slot is refilled unlocked.
     pub locked: bool,
-    pub backend: Option<(Arc<SharedBackend>, i32)>,
-    pub migrate: Option<(Arc<SharedBackend>, i32)>,
+    pub backend: Option<(Arc<SharedBackend>, i64)>,
+    pub migrate: Option<(Arc<SharedBackend>, i64)>,
     pub replica_groups: Vec<Vec<Arc<SharedBackend>>>,
     pub method: ForwardMethod,
     pub switched: bool,
@@ -62,7 +62,7 @@ impl SlotRoute {
     /// The slot as the admin API and SLOTSMAPPING show it.
     pub fn snapshot(&self) -> Slot {
         Slot {
-            id: self.id as i32,
+            id: self.id as i64,
             locked: self.locked,
             backend_addr: self.backend.as_ref().map(|(b, _)| b.addr.clone()).unwrap_or_default(),
             backend_addr_group_id: self.backend.as_ref().map(|(_, g)| *g).unwrap_or(0),
@@ -213,7 +213,7 @@ impl Router {
             return;
         }
         for id in 0..MAX_SLOT_NUM {
-            self.fill_locked(&Slot { id: id as i32, ..Slot::default() }, false, None).await;
+            self.fill_locked(&Slot { id: id as i64, ..Slot::default() }, false, None).await;
         }
     }
 

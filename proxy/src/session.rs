@@ -623,7 +623,7 @@ impl Session {
 }
 
 /// One SLOTSMAPPING entry: `[id, backend_addr, migrate_from, [[replica addrs]...] | nil]`.
-fn mapping_reply(out: &mut BytesMut, s: &crate::model::Slot) {
+fn mapping_reply(out: &mut BytesMut, s: &compat::models::Slot) {
     write::header(out, b'*', 4);
     write::simple(out, s.id.to_string().as_bytes());
     write::simple(out, s.backend_addr.as_bytes());

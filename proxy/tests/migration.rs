@@ -13,7 +13,7 @@ use codis_proxy::{Config, Slot};
 use conformance::server::{Kind, Server};
 use support::*;
 
-fn migrating(target: &str, from: &str, method: i32) -> Vec<Slot> {
+fn migrating(target: &str, from: &str, method: i64) -> Vec<Slot> {
     (0..1024)
         .map(|i| Slot {
             id: i,
@@ -148,7 +148,7 @@ fn refilling_a_slot_waits_for_requests_in_flight() {
     std::thread::sleep(Duration::from_millis(50));
     let slot = compat::slot::slot_of(b"k");
     let t = Instant::now();
-    let new = Slot { id: slot as i32, backend_addr: addr(fast.port()), backend_addr_group_id: 2, ..Slot::default() };
+    let new = Slot { id: slot as i64, backend_addr: addr(fast.port()), backend_addr_group_id: 2, ..Slot::default() };
     p.fill(&[new]);
     let waited = t.elapsed();
     assert!(waited >= Duration::from_millis(250), "fill returned after {waited:?}, before the reply");
