@@ -168,10 +168,10 @@ fn info_says_ready(reply: &[u8]) -> bool {
     let text = String::from_utf8_lossy(reply);
     !text.lines().any(|l| {
         let mut kv = l.splitn(2, ':');
-        match (kv.next().map(str::trim), kv.next().map(str::trim)) {
-            (Some("master_link_status"), Some("down")) | (Some("loading"), Some("1")) => true,
-            _ => false,
-        }
+        matches!(
+            (kv.next().map(str::trim), kv.next().map(str::trim)),
+            (Some("master_link_status"), Some("down")) | (Some("loading"), Some("1"))
+        )
     }) && reply.first() == Some(&b'$')
 }
 

@@ -376,7 +376,7 @@ impl Session {
             Special::MGet if args.len() == 1 => {
                 self.push_done(err_reply("ERR wrong number of arguments for 'MGET' command"), false)
             }
-            Special::MSet if args.len() == 1 || args.len() % 2 == 0 => {
+            Special::MSet if args.len() == 1 || args.len().is_multiple_of(2) => {
                 self.push_done(err_reply("ERR wrong number of arguments for 'MSET' command"), false)
             }
             Special::MSet if args.len() > 3 => self.split(args, &info, MergeOp::MSet, 2).await,
