@@ -19,6 +19,8 @@ pub mod config;
 pub mod coordinator;
 #[cfg(feature = "cluster")]
 pub mod models;
+#[cfg(feature = "rest")]
+pub mod rest;
 #[cfg(feature = "coordinator")]
 pub mod store;
 #[cfg(feature = "cluster")]
