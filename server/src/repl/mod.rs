@@ -9,6 +9,7 @@
 //! partially resync after a failover, PSYNC2).
 
 pub mod backlog;
+pub mod diskless;
 pub mod master;
 pub mod replica;
 
@@ -23,10 +24,16 @@ use backlog::Backlog;
 /// Where an attached replica is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplicaState {
+    /// Diskless sync: waiting for `repl-diskless-sync-delay` (other replicas may join the same
+    /// transfer). No snapshot yet, so writes are not kept.
+    WaitBgsaveStart,
     /// Waiting for the RDB child; writes are kept in `pending`.
     WaitBgsave,
-    /// The RDB is being sent (`bulk`); writes still go to `pending`.
+    /// The RDB is being sent (`bulk`, or the diskless relay); writes still go to `pending`.
     SendBulk,
+    /// Diskless RDB sent: the stream starts at the replica's first REPLCONF ACK (it has no
+    /// length to tell where the RDB ends, so it must have parsed it all first).
+    WaitAck,
     Online,
 }
 
@@ -47,6 +54,10 @@ pub struct Replica {
     pub child: Option<i32>,
     /// The (unlinked) RDB file being sent and the bytes left.
     pub bulk: Option<(std::fs::File, u64)>,
+    /// Unix ms when it asked for a full sync (diskless delay).
+    pub since_ms: i64,
+    /// Announced `capa psync2`: gets an RDB v10, else v7.
+    pub psync2: bool,
 }
 
 /// What a connection learned from REPLCONF before it sent PSYNC.
@@ -55,6 +66,8 @@ pub struct ReplConf {
     pub listening_port: u16,
     pub ip: Option<String>,
     pub psync2: bool,
+    /// Announced `capa eof`: can take a diskless `$EOF:` transfer.
+    pub eof: bool,
 }
 
 /// State of the link to our master (replica side).
@@ -95,6 +108,10 @@ pub struct Repl {
     pub waiters: Vec<Waiter>,
     /// The current EXEC already wrote its MULTI to the stream.
     pub exec_wrote: bool,
+    /// The running diskless transfer.
+    pub diskless: Option<diskless::Job>,
+    /// Unix ms of the last keep-alive newline to replicas waiting for their RDB.
+    pub last_newline_ms: i64,
 }
 
 /// A client blocked in WAIT: until `num` replicas acknowledged `offset`, or `deadline_ms`.
@@ -133,6 +150,8 @@ impl Default for Repl {
             applying_master: false,
             waiters: Vec::new(),
             exec_wrote: false,
+            diskless: None,
+            last_newline_ms: 0,
         }
     }
 }
@@ -187,7 +206,10 @@ pub fn feed_raw(state: &mut State, bytes: &[u8]) {
     let mut online = Vec::new();
     for r in state.repl.replicas.iter_mut() {
         match r.state {
-            ReplicaState::WaitBgsave | ReplicaState::SendBulk => r.pending.extend_from_slice(bytes),
+            ReplicaState::WaitBgsaveStart => {}
+            ReplicaState::WaitBgsave | ReplicaState::SendBulk | ReplicaState::WaitAck => {
+                r.pending.extend_from_slice(bytes)
+            }
             ReplicaState::Online => online.push(r.client),
         }
     }
@@ -313,9 +335,9 @@ pub fn info(state: &State) -> String {
             .or_else(|| state.clients.get(&rep.client).map(|c| c.addr.ip().to_string()))
             .unwrap_or_else(|| "?".into());
         let st = match rep.state {
-            ReplicaState::WaitBgsave => "wait_bgsave",
+            ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsave => "wait_bgsave",
             ReplicaState::SendBulk => "send_bulk",
-            ReplicaState::Online => "online",
+            ReplicaState::WaitAck | ReplicaState::Online => "online",
         };
         let lag = if rep.ack_ms > 0 { (now - rep.ack_ms) / 1000 } else { 0 };
         let _ =
