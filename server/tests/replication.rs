@@ -710,6 +710,17 @@ fn large_rdb_is_sent_in_parts() {
     wait_until("link up", || link_up(&mut cb));
     wait_until("all keys", || cb.int(&["DBSIZE"]) == 130);
     assert_eq!(cb.int(&["STRLEN", "big:79"]), 1 << 20);
+    // The replica parsed the 80 MB RDB as it streamed in: its peak memory is the dataset plus
+    // small buffers, not the dataset plus a copy of the payload.
+    let pid = b.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    println!("replica peak RSS {} MB for an 80 MB dataset", hwm_kb / 1024);
+    assert!(hwm_kb < 130 * 1024, "replica peak RSS {hwm_kb} kB: the payload was buffered");
     wait_until("offsets equal", || {
         info_num(&mut ca, "replication", "master_repl_offset") == info_num(&mut cb, "replication", "slave_repl_offset")
     });

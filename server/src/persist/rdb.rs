@@ -93,12 +93,15 @@ pub fn fsync_dir(path: &Path) {
     }
 }
 
-/// Counts from a load.
-#[derive(Debug, Default, Clone, Copy)]
+/// Counts from a load, and the replication position the file recorded (AUX `repl-id` and
+/// `repl-offset`, written by Redis 4+ and by us for RDB v8+).
+#[derive(Debug, Default, Clone)]
 pub struct LoadStats {
     pub keys: u64,
     pub expired_skipped: u64,
     pub empty_skipped: u64,
+    pub repl_id: Option<String>,
+    pub repl_offset: Option<i64>,
 }
 
 /// Why a load failed (the message is logged before the server gives up).
@@ -114,11 +117,18 @@ impl std::fmt::Display for LoadError {
 /// Loads an RDB stream into `state` (keys already present are replaced). Reads exactly the RDB
 /// (up to its checksum), so an AOF tail after a preamble stays in `r`.
 pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), LoadError> {
+    let clock = state.lru_clock();
+    load_into(&mut state.dbs, &state.config, clock, r)
+}
+
+/// [`load_rdb`] into databases outside the server state (a replica parses its master's RDB
+/// into a fresh keyspace while it streams in, then swaps it in).
+pub fn load_into<R: Read>(dbs: &mut [Db], config: &Config, clock: u32, r: R) -> Result<(R, LoadStats), LoadError> {
     let mut reader =
         RdbReader::new(r).map_err(|e| LoadError(format!("Wrong signature trying to load DB from file: {e}")))?;
     let mut stats = LoadStats::default();
     let now = crate::util::now_ms();
-    let clock = state.lru_clock() as i64;
+    let clock = clock as i64;
     loop {
         let item = match reader.read_item() {
             Ok(Some(item)) => item,
@@ -132,10 +142,10 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
         match item {
             Item::Entry(e) => {
                 let db = e.db as usize;
-                if db >= state.dbs.len() {
+                if db >= dbs.len() {
                     return Err(LoadError(format!(
                         "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
-                        state.dbs.len()
+                        dbs.len()
                     )));
                 }
                 if let Some(ms) = e.expire_ms {
@@ -144,7 +154,7 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
                         continue;
                     }
                 }
-                let value = match from_rdb(e.value, &state.config) {
+                let value = match from_rdb(e.value, config) {
                     Ok(v) => v,
                     Err(ValueError::Empty) => {
                         stats.empty_skipped += 1;
@@ -161,7 +171,7 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
                     Some(idle) => ((clock - (idle.min(0xFF_FFFF) as i64)) & 0xFF_FFFF) as u32,
                     None => clock as u32,
                 };
-                let d = &mut state.dbs[db];
+                let d = &mut dbs[db];
                 if d.locate(&e.key).is_some() {
                     d.remove(&e.key);
                 }
@@ -177,7 +187,12 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
                     "The RDB file contains AUX module data for module '{module_name}' that I can't load"
                 )));
             }
-            Item::Aux { .. } | Item::SelectDb(_) | Item::ResizeDb { .. } | Item::SlotInfo { .. } => {}
+            Item::Aux { key, value } => match &key[..] {
+                b"repl-id" => stats.repl_id = Some(String::from_utf8_lossy(&value).into_owned()),
+                b"repl-offset" => stats.repl_offset = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok()),
+                _ => {}
+            },
+            Item::SelectDb(_) | Item::ResizeDb { .. } | Item::SlotInfo { .. } => {}
         }
     }
     Ok((reader.into_inner(), stats))

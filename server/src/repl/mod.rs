@@ -12,6 +12,7 @@ pub mod backlog;
 pub mod diskless;
 pub mod master;
 pub mod replica;
+pub mod sync_load;
 
 use std::sync::Arc;
 
