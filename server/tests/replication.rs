@@ -895,3 +895,77 @@ fn ours_replicas_share_one_diskless_transfer() {
     assert_eq!(info_num(&mut m, "stats", "sync_full"), 2);
     assert_eq!(master.log().matches("target: replicas sockets").count(), 1, "{}", master.log());
 }
+
+/// The AUX fields of an RDB file.
+fn rdb_aux(path: &std::path::Path) -> BTreeMap<String, String> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut reader = compat::rdb::RdbReader::new(&bytes[..]).unwrap();
+    while reader.read_item().unwrap().is_some() {}
+    reader
+        .aux()
+        .iter()
+        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
+
+/// A replica saving RDB v10 records `repl-id`/`repl-offset`/`repl-stream-db`; restarted, it
+/// asks its master (ours, then Redis 7) for a partial resync from there, and goes on in the
+/// database the master's stream had selected. With RDB v7 (what 3.2 writes: no such fields)
+/// the restart takes a full sync.
+#[test]
+fn restarted_replica_continues_from_the_rdb_position() {
+    let redis = redis_server_binary();
+    for (master_kind, rdb_version) in [("ours", "10"), ("redis", "10"), ("ours", "7")] {
+        let dm = temp_dir("rm");
+        let dr = temp_dir("rr");
+        let master = match (master_kind, &redis) {
+            ("ours", _) => Server::ours(&dm, &["--repl-diskless-sync-delay", "0"]),
+            (_, Some(bin)) => Server::start(bin, &dm, &["--repl-diskless-sync-delay", "0"]),
+            (_, None) => {
+                eprintln!("SKIPPED (Redis 7 master): redis-server not found on PATH");
+                continue;
+            }
+        };
+        let mut m = master.conn();
+        load_dataset(&mut m, "a");
+        let pm = master.port.to_string();
+        let mut replica = Server::ours(&dr, &["--slaveof", "127.0.0.1", &pm, "--rdb-version", rdb_version]);
+        let mut r = replica.conn();
+        wait_until("link up", || link_up(&mut r));
+        // The master's stream is left in db 3.
+        m.ok(&["SELECT", "3"]);
+        m.ok(&["SET", "k1", "before"]);
+        wait_same(&mut m, &mut r, "before the restart");
+        let full_before = info_num(&mut m, "stats", "sync_full");
+        let partial_before = info_num(&mut m, "stats", "sync_partial_ok");
+        r.ok(&["SAVE"]);
+        let aux = rdb_aux(&dr.join("dump.rdb"));
+        let master_id = info(&mut m, "replication", "master_replid");
+        if rdb_version == "10" {
+            assert_eq!(aux.get("repl-id"), Some(&master_id), "{aux:?}");
+            assert_eq!(aux.get("repl-stream-db").map(String::as_str), Some("3"), "{aux:?}");
+            let off: i64 = aux["repl-offset"].parse().unwrap();
+            assert_eq!(off, info_num(&mut r, "replication", "slave_repl_offset"));
+        } else {
+            assert!(!aux.contains_key("repl-id"), "3.2's v7 files have no replication fields: {aux:?}");
+        }
+        drop(r);
+        replica.kill9();
+        // Written while the replica is down, in db 3 again: no new SELECT in the stream.
+        m.ok(&["SELECT", "3"]);
+        m.ok(&["SET", "k2", "while down"]);
+        replica.spawn();
+        let mut r = replica.conn();
+        wait_until("link up again", || link_up(&mut r));
+        m.ok(&["SET", "k3", "after"]);
+        wait_same(&mut m, &mut r, "after the restart");
+        let (full, partial) = (info_num(&mut m, "stats", "sync_full"), info_num(&mut m, "stats", "sync_partial_ok"));
+        if rdb_version == "10" {
+            assert_eq!((full, partial), (full_before, partial_before + 1), "{master_kind}: not a partial resync");
+            assert!(replica.log().contains("Restored replication ID and offset"), "{}", replica.log());
+        } else {
+            assert_eq!(full, full_before + 1, "{master_kind}: v7 restart must take a full sync");
+        }
+        m.ok(&["SELECT", "0"]);
+    }
+}

@@ -114,7 +114,10 @@ fn rdb_path(state: &State) -> PathBuf {
 }
 
 fn save_meta(state: &State) -> rdb::SaveMeta {
-    rdb::SaveMeta::from_config(&state.config, crate::util::now_ms(), crate::cmd::server::info::used_memory())
+    let mut meta =
+        rdb::SaveMeta::from_config(&state.config, crate::util::now_ms(), crate::cmd::server::info::used_memory());
+    meta.repl = crate::repl::save_info(state);
+    meta
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,6 +426,7 @@ fn load_data(state: &mut State, started: Instant) -> Result<(), String> {
     match rdb::load_file(state, &path) {
         Ok(Some(stats)) => {
             tracing::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
+            crate::repl::restore_from_rdb(state, &stats);
             if stats.expired_skipped > 0 || stats.empty_skipped > 0 {
                 tracing::info!(
                     "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",

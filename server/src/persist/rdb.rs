@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use compat::rdb::{EncodeOptions, Item, RdbReader, RdbVersion, RdbWriter, StandardAux};
+use compat::rdb::{EncodeOptions, Item, RdbReader, RdbVersion, RdbWriter, ReplAux, StandardAux};
 
 use crate::cmd::dump::{from_rdb, to_rdb, ValueError};
 use crate::config::Config;
@@ -13,13 +13,24 @@ use crate::server::State;
 
 /// What goes into the AUX fields, taken in the parent (the child must not query jemalloc
 /// statistics or the clock through locks).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct SaveMeta {
     pub opts: EncodeOptions,
     pub now_ms: i64,
     pub used_mem: u64,
     /// Written as `aof-base 1` / used as an AOF preamble (informational only).
     pub version_str: &'static str,
+    /// The replication position (`repl-stream-db`, `repl-id`, `repl-offset`), written for RDB
+    /// v8+ only: codis-server 3.2 (v7) writes none.
+    pub repl: Option<ReplInfo>,
+}
+
+/// Where the replication stream was when the snapshot was taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplInfo {
+    pub stream_db: i64,
+    pub id: String,
+    pub offset: i64,
 }
 
 impl SaveMeta {
@@ -30,7 +41,7 @@ impl SaveMeta {
             RdbVersion::V7 => crate::cmd::connection::REDIS_VERSION,
             RdbVersion::V10 => "7.0.15",
         };
-        SaveMeta { opts, now_ms, used_mem, version_str }
+        SaveMeta { opts, now_ms, used_mem, version_str, repl: None }
     }
 }
 
@@ -42,7 +53,7 @@ pub fn write_rdb<W: Write>(w: W, dbs: &[Db], meta: &SaveMeta) -> io::Result<(W, 
         redis_ver: meta.version_str,
         ctime: meta.now_ms / 1000,
         used_mem: meta.used_mem,
-        repl: None,
+        repl: meta.repl.as_ref().map(|r| ReplAux { stream_db: r.stream_db, repl_id: &r.id, offset: r.offset }),
     })?;
     let mut keys = 0u64;
     for db in dbs {
@@ -102,6 +113,7 @@ pub struct LoadStats {
     pub empty_skipped: u64,
     pub repl_id: Option<String>,
     pub repl_offset: Option<i64>,
+    pub repl_stream_db: Option<i64>,
 }
 
 /// Why a load failed (the message is logged before the server gives up).
@@ -190,6 +202,9 @@ pub fn load_into<R: Read>(dbs: &mut [Db], config: &Config, clock: u32, r: R) -> 
             Item::Aux { key, value } => match &key[..] {
                 b"repl-id" => stats.repl_id = Some(String::from_utf8_lossy(&value).into_owned()),
                 b"repl-offset" => stats.repl_offset = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok()),
+                b"repl-stream-db" => {
+                    stats.repl_stream_db = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok())
+                }
                 _ => {}
             },
             Item::SelectDb(_) | Item::ResizeDb { .. } | Item::SlotInfo { .. } => {}

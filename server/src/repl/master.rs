@@ -121,7 +121,13 @@ pub(super) fn save_meta(state: &State, version: RdbVersion) -> SaveMeta {
         RdbVersion::V7 => crate::cmd::connection::REDIS_VERSION,
         RdbVersion::V10 => "7.0.15",
     };
-    SaveMeta { opts, now_ms: crate::util::now_ms(), used_mem: crate::cmd::server::info::used_memory(), version_str }
+    SaveMeta {
+        opts,
+        now_ms: crate::util::now_ms(),
+        used_mem: crate::cmd::server::info::used_memory(),
+        version_str,
+        repl: super::save_info(state),
+    }
 }
 
 /// Forks a child writing the dataset as an RDB of `version` to `temp-repl-<pid>.rdb`.

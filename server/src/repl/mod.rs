@@ -113,6 +113,9 @@ pub struct Repl {
     pub diskless: Option<diskless::Job>,
     /// Unix ms of the last keep-alive newline to replicas waiting for their RDB.
     pub last_newline_ms: i64,
+    /// Database the master's stream has selected (kept across a partial resync, which sends no
+    /// SELECT, and across a restart through the RDB's `repl-stream-db`).
+    pub master_db: usize,
 }
 
 /// A client blocked in WAIT: until `num` replicas acknowledged `offset`, or `deadline_ms`.
@@ -153,6 +156,7 @@ impl Default for Repl {
             exec_wrote: false,
             diskless: None,
             last_newline_ms: 0,
+            master_db: 0,
         }
     }
 }
@@ -232,6 +236,47 @@ pub fn ensure_backlog(state: &mut State) {
             state.repl.second_replid_offset = -1;
         }
     }
+}
+
+/// The replication position saved in an RDB (Redis's `rdbPopulateSaveInfo`): a master with a
+/// backlog, or a replica that synced with its master. `None` otherwise.
+pub fn save_info(state: &State) -> Option<crate::persist::rdb::ReplInfo> {
+    let r = &state.repl;
+    let stream_db = if !is_replica(state) {
+        r.backlog.as_ref()?;
+        r.selected_db.unwrap_or(0)
+    } else if r.link.synced {
+        r.master_db
+    } else {
+        return None;
+    };
+    Some(crate::persist::rdb::ReplInfo {
+        stream_db: stream_db as i64,
+        id: r.replid.clone(),
+        offset: r.master_repl_offset as i64,
+    })
+}
+
+/// After loading the RDB at startup: a replica takes the replication id and offset the file
+/// recorded, so its first PSYNC can continue where it stopped (as Redis 4+ does).
+pub fn restore_from_rdb(state: &mut State, stats: &crate::persist::rdb::LoadStats) {
+    let (Some(id), Some(offset), Some(db)) = (&stats.repl_id, stats.repl_offset, stats.repl_stream_db) else {
+        return;
+    };
+    if !is_replica(state) || id.len() != 40 || offset < 0 || db < 0 || db as usize >= state.dbs.len() {
+        return;
+    }
+    state.repl.replid = id.clone();
+    state.repl.replid2 = "0".repeat(40);
+    state.repl.second_replid_offset = -1;
+    state.repl.master_repl_offset = offset as u64;
+    state.repl.master_db = db as usize;
+    state.repl.link.synced = true;
+    ensure_backlog(state);
+    if let Some(b) = state.repl.backlog.as_mut() {
+        b.set_offset(offset as u64);
+    }
+    tracing::info!("Restored replication ID and offset from the RDB file: {id}:{offset}");
 }
 
 /// A replica whose link is down refuses commands with `replica-serve-stale-data no`.

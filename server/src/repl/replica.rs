@@ -162,6 +162,7 @@ async fn link(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Result<(
         tokio::task::spawn_blocking(move || drop(old));
         tracing::info!("MASTER <-> REPLICA sync: Finished with success");
         let r = &mut st.repl;
+        r.master_db = 0;
         r.replid = id;
         r.replid2 = "0".repeat(40);
         r.second_replid_offset = -1;
@@ -258,6 +259,8 @@ async fn stream_loop(
     let local = c.stream.local_addr().map_err(|e| e.to_string())?;
     let mut client = Client::new(id, addr, local, true);
     client.master_link = true;
+    // After a partial resync the master goes on in the database it had selected.
+    client.db = shared.state.lock().repl.master_db;
     let kill = Arc::new(tokio::sync::Notify::new());
     {
         // Listed by CLIENT LIST (flags=M) and closable with CLIENT KILL TYPE master.
@@ -345,6 +348,7 @@ async fn apply_stream(
                 info.last_interaction_ms = now;
                 info.db = client.db;
             }
+            st.repl.master_db = client.db;
         }
         for off in acks {
             c.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
