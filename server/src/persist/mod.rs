@@ -102,6 +102,15 @@ impl Persist {
     }
 }
 
+/// Whether a forked child (BGSAVE, AOF rewrite, replication RDB) shares our memory: reads
+/// must then not write to the keyspace (no LRU/LFU update), or every page they touch gets
+/// copied, as Redis's `hasActiveChildProcess` avoids.
+pub fn child_active(state: &State) -> bool {
+    state.persist.child.is_some()
+        || state.repl.diskless.is_some()
+        || state.repl.replicas.iter().any(|r| r.child.is_some())
+}
+
 /// A write command that must not be replayed as issued (it depends on the outside world, like
 /// slot migration) calls this with what the AOF should get instead; several calls accumulate.
 #[allow(dead_code)] // for families whose effects are not reproducible from their arguments

@@ -23,6 +23,9 @@ pub struct SaveMeta {
     /// The replication position (`repl-stream-db`, `repl-id`, `repl-offset`), written for RDB
     /// v8+ only: codis-server 3.2 (v7) writes none.
     pub repl: Option<ReplInfo>,
+    /// `rdb-key-save-delay`: microseconds the writer sleeps after each key (a Redis testing
+    /// knob that keeps a save child alive long enough to observe).
+    pub key_delay_us: u64,
 }
 
 /// Where the replication stream was when the snapshot was taken.
@@ -41,7 +44,9 @@ impl SaveMeta {
             RdbVersion::V7 => crate::cmd::connection::REDIS_VERSION,
             RdbVersion::V10 => "7.0.15",
         };
-        SaveMeta { opts, now_ms, used_mem, version_str, repl: None }
+        let idx = crate::config::table::index_of("rdb-key-save-delay");
+        let key_delay_us = config.values[idx].parse::<i64>().unwrap_or(0).max(0) as u64;
+        SaveMeta { opts, now_ms, used_mem, version_str, repl: None, key_delay_us }
     }
 }
 
@@ -69,6 +74,9 @@ pub fn write_rdb<W: Write>(w: W, dbs: &[Db], meta: &SaveMeta) -> io::Result<(W, 
             let expire = (e.expire_ms != 0).then_some(e.expire_ms);
             rdb.write_entry(&e.key, &to_rdb(&e.value), expire)?;
             keys += 1;
+            if meta.key_delay_us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(meta.key_delay_us));
+            }
         }
     }
     Ok((rdb.finish()?, keys))

@@ -116,18 +116,14 @@ fn try_partial(state: &mut State, id: u64, conf: &super::ReplConf, replid: &str,
 
 /// What a replication RDB of `version` records in its AUX fields.
 pub(super) fn save_meta(state: &State, version: RdbVersion) -> SaveMeta {
-    let opts = crate::cmd::dump::encode_options(&state.config, version);
-    let version_str = match version {
+    let mut meta = SaveMeta::from_config(&state.config, crate::util::now_ms(), crate::cmd::server::info::used_memory());
+    meta.opts = crate::cmd::dump::encode_options(&state.config, version);
+    meta.version_str = match version {
         RdbVersion::V7 => crate::cmd::connection::REDIS_VERSION,
         RdbVersion::V10 => "7.0.15",
     };
-    SaveMeta {
-        opts,
-        now_ms: crate::util::now_ms(),
-        used_mem: crate::cmd::server::info::used_memory(),
-        version_str,
-        repl: super::save_info(state),
-    }
+    meta.repl = super::save_info(state);
+    meta
 }
 
 /// Forks a child writing the dataset as an RDB of `version` to `temp-repl-<pid>.rdb`.
