@@ -281,7 +281,7 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usiz
     let lua_err = |ctx: &Ctx, e: mlua::Error| {
         CmdError::msg(sanitize(&format!("ERR Error running script {}, {e}", script_sha(ctx, by_sha))))
     };
-    if let Err(e) = set_keys_argv(engine, &ctx.args, numkeys) {
+    if let Err(e) = set_keys_argv(engine, ctx.args, numkeys) {
         return Err(lua_err(ctx, e));
     }
 
