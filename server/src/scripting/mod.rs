@@ -178,15 +178,7 @@ impl Engine {
             w.yield_worker();
             Ok(VmState::Continue)
         })?;
-        Ok(Engine {
-            lua,
-            globals,
-            env,
-            runner,
-            scripts: HashMap::new(),
-            by_body: HashMap::default(),
-            slot,
-        })
+        Ok(Engine { lua, globals, env, runner, scripts: HashMap::new(), by_body: HashMap::default(), slot })
     }
 
     /// Compiles `body` as `f_<sha>` (Redis's `luaCreateFunction`).
