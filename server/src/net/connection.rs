@@ -103,7 +103,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             let ran = match scripting::lock_or_busy(&shared).await {
                 Some(mut st) => {
                     st.stats.net_input_bytes += std::mem::take(&mut in_bytes);
-                    Some(run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply))
+                    let ran = run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply);
+                    shared.lock_waiters.released();
+                    Some(ran)
                 }
                 None => None,
             };
