@@ -129,7 +129,9 @@ fn async_args(ctx: &Ctx) -> Result<(String, u16, Limits), CmdError> {
 }
 
 /// Each key, then (with `usetag`) the other keys of its tag in bytewise order; no repeats.
-fn expand_keys(ctx: &Ctx, keys: &[Bytes], usetag: bool) -> Vec<Bytes> {
+fn expand_keys(ctx: &mut Ctx, keys: &[Bytes], usetag: bool) -> Vec<Bytes> {
+    let dbi = ctx.client.db;
+    let st = &mut *ctx.state;
     let mut out: Vec<Bytes> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for k in keys {
@@ -137,7 +139,7 @@ fn expand_keys(ctx: &Ctx, keys: &[Bytes], usetag: bool) -> Vec<Bytes> {
             out.push(k.clone());
         }
         if usetag && select::tag_of(k).is_some() {
-            for s in select::tag_group(ctx.db_ref(), k) {
+            for s in st.migrate.tag_group(&st.dbs[dbi], dbi, k, false) {
                 if seen.insert(s.clone()) {
                     out.push(s);
                 }
@@ -181,8 +183,11 @@ fn slot_async_cmd(ctx: &mut Ctx, usetag: bool) -> CmdResult {
     };
     not_nested(ctx)?;
     busy_check(ctx)?;
-    let keys = select::pick_batch(ctx.db_ref(), slot, numkeys, lim.maxbulks, usetag);
     let db = ctx.client.db;
+    let st = &mut *ctx.state;
+    let keys = select::pick_batch(&st.dbs[db], slot, numkeys, lim.maxbulks, usetag, |k| {
+        st.migrate.tag_group(&st.dbs[db], db, k, true)
+    });
     start_async(ctx, AsyncJob { db, host, port, lim, keys, slot: Some(slot) })
 }
 

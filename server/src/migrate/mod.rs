@@ -25,7 +25,7 @@ pub mod select;
 pub mod sender;
 pub mod sync;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -71,12 +71,20 @@ pub struct MigrateState {
     pub sync_conns: HashMap<(String, u16), conn::TargetConn>,
     /// The async migration client of each db (codis keeps one per db).
     pub async_clients: HashMap<usize, sender::AsyncClient>,
+    /// Keys by hash tag for the slots being migrated, per (db, slot): built on the first TAG
+    /// command for the slot and kept up to date by [`touch`](Self::touch) (a key written
+    /// since is added; removed keys are filtered out on use). Codis keeps such an index for
+    /// every tagged key; here only migrating slots pay for it.
+    tag_index: HashMap<(usize, usize), HashMap<Bytes, HashSet<Bytes>>>,
 }
 
 impl MigrateState {
     /// Called for every change of a key: a key in flight becomes dirty.
     #[inline]
     pub fn touch(&mut self, db: usize, key: &[u8]) {
+        if !self.tag_index.is_empty() {
+            self.index_key(db, key);
+        }
         if self.moving.is_empty() {
             return;
         }
@@ -120,6 +128,55 @@ impl MigrateState {
                 self.moving.remove(&db);
             }
         }
+    }
+
+    fn index_key(&mut self, db: usize, key: &[u8]) {
+        let Some(tag) = select::tag_of(key) else { return };
+        let slot = compat::slot::slot_of(key);
+        if let Some(ix) = self.tag_index.get_mut(&(db, slot)) {
+            if let Some(keys) = ix.get_mut(tag) {
+                if !keys.contains(key) {
+                    keys.insert(Bytes::copy_from_slice(key));
+                }
+            } else {
+                ix.insert(Bytes::copy_from_slice(tag), HashSet::from([Bytes::copy_from_slice(key)]));
+            }
+        }
+    }
+
+    /// The keys of db `dbi` sharing `key`'s hash tag, in bytewise order; just `key` (if
+    /// present) when it has no tag. `build` creates the slot's index when missing (commands
+    /// that walk a whole slot); otherwise a missing index means one walk over the slot.
+    pub fn tag_group(&mut self, db: &crate::db::Db, dbi: usize, key: &[u8], build: bool) -> Vec<Bytes> {
+        let Some(tag) = select::tag_of(key) else {
+            return db.get(key).map(|_| vec![Bytes::copy_from_slice(key)]).unwrap_or_default();
+        };
+        let slot = compat::slot::slot_of(key);
+        if !build && !self.tag_index.contains_key(&(dbi, slot)) {
+            // One walk over the slot, no index kept (a single tag is wanted).
+            let mut keys: Vec<Bytes> = db
+                .slot(slot)
+                .entries()
+                .iter()
+                .filter(|e| select::tag_of(&e.key) == Some(tag))
+                .map(|e| Bytes::copy_from_slice(&e.key))
+                .collect();
+            keys.sort();
+            return keys;
+        }
+        let ix = self.tag_index.entry((dbi, slot)).or_insert_with(|| select::build_tag_index(db, slot));
+        let mut keys: Vec<Bytes> = match ix.get_mut(tag) {
+            Some(set) => {
+                set.retain(|k| db.get(k).is_some());
+                set.iter().cloned().collect()
+            }
+            None => Vec::new(),
+        };
+        keys.sort();
+        if db.slot(slot).is_empty() {
+            self.tag_index.remove(&(dbi, slot));
+        }
+        keys
     }
 
     fn add_tags(&mut self, db: usize, keys: &[Bytes]) {

@@ -8,7 +8,9 @@
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use compat::slot::{hash_tag, slot_of};
+use compat::slot::hash_tag;
+#[cfg(test)]
+use compat::slot::slot_of;
 
 use crate::db::Db;
 
@@ -18,20 +20,15 @@ pub fn tag_of(key: &[u8]) -> Option<&[u8]> {
     (tag.len() != key.len()).then_some(tag)
 }
 
-/// The keys sharing `key`'s hash tag, in bytewise order; just `key` (if present) without a tag.
-pub fn tag_group(db: &Db, key: &[u8]) -> Vec<Bytes> {
-    let Some(tag) = tag_of(key) else {
-        return db.get(key).map(|_| vec![Bytes::copy_from_slice(key)]).unwrap_or_default();
-    };
-    let mut keys: Vec<Bytes> = db
-        .slot(slot_of(key))
-        .entries()
-        .iter()
-        .filter(|e| tag_of(&e.key) == Some(tag))
-        .map(|e| Bytes::copy_from_slice(&e.key))
-        .collect();
-    keys.sort();
-    keys
+/// Keys of `slot` by hash tag (untagged keys are left out).
+pub fn build_tag_index(db: &Db, slot: usize) -> HashMap<Bytes, HashSet<Bytes>> {
+    let mut ix: HashMap<Bytes, HashSet<Bytes>> = HashMap::new();
+    for e in db.slot(slot).entries() {
+        if let Some(tag) = tag_of(&e.key) {
+            ix.entry(Bytes::copy_from_slice(tag)).or_default().insert(Bytes::copy_from_slice(&e.key));
+        }
+    }
+    ix
 }
 
 /// The last key of `slot`'s table, if any.
@@ -41,14 +38,22 @@ pub fn one_of_slot(db: &Db, slot: usize) -> Option<Bytes> {
 
 /// Keys for SLOTSMGRTSLOT-ASYNC / SLOTSMGRTTAGSLOT-ASYNC: keys are added while the estimated
 /// number of messages stays under `numkeys` (a key that would push it past twice that waits
-/// for a later batch unless it comes first), each with the keys of its tag when `usetag`.
-pub fn pick_batch(db: &Db, slot: usize, numkeys: usize, maxbulks: usize, usetag: bool) -> Vec<Bytes> {
+/// for a later batch unless it comes first), each followed by the keys of its tag (from
+/// `group`, in bytewise order) when `usetag`.
+pub fn pick_batch(
+    db: &Db,
+    slot: usize,
+    numkeys: usize,
+    maxbulks: usize,
+    usetag: bool,
+    mut group: impl FnMut(&[u8]) -> Vec<Bytes>,
+) -> Vec<Bytes> {
     let entries = db.slot(slot).entries();
     let mut keys = Vec::new();
-    let mut seen: HashSet<&[u8]> = HashSet::new();
+    let mut seen: HashSet<Bytes> = HashSet::new();
     let mut tags_done: HashSet<&[u8]> = HashSet::new();
-    let mut groups: Option<HashMap<&[u8], Vec<usize>>> = None;
     let mut estimate = 0usize;
+    let msgs_of = |k: &[u8]| db.get(k).map(|e| super::iter::estimate_msgs(&e.value, maxbulks)).unwrap_or(0);
     for pos in (0..entries.len()).rev() {
         if estimate >= numkeys || keys.len() >= numkeys {
             break;
@@ -61,29 +66,18 @@ pub fn pick_batch(db: &Db, slot: usize, numkeys: usize, maxbulks: usize, usetag:
         if estimate != 0 && estimate + msgs > numkeys * 2 {
             continue;
         }
-        seen.insert(&e.key);
-        keys.push(Bytes::copy_from_slice(&e.key));
+        let key = Bytes::copy_from_slice(&e.key);
+        seen.insert(key.clone());
+        keys.push(key);
         estimate += msgs;
         let Some(tag) = tag_of(&e.key).filter(|_| usetag) else { continue };
         if !tags_done.insert(tag) {
             continue;
         }
-        let groups = groups.get_or_insert_with(|| {
-            let mut g: HashMap<&[u8], Vec<usize>> = HashMap::new();
-            for (i, e) in entries.iter().enumerate() {
-                if let Some(t) = tag_of(&e.key) {
-                    g.entry(t).or_default().push(i);
-                }
-            }
-            g
-        });
-        let mut sib: Vec<usize> = groups.get(tag).cloned().unwrap_or_default();
-        sib.sort_by(|&a, &b| entries[a].key[..].cmp(&entries[b].key[..]));
-        for i in sib {
-            let s = &entries[i];
-            if seen.insert(&s.key) {
-                keys.push(Bytes::copy_from_slice(&s.key));
-                estimate += super::iter::estimate_msgs(&s.value, maxbulks);
+        for s in group(&e.key) {
+            if seen.insert(s.clone()) {
+                estimate += msgs_of(&s);
+                keys.push(s);
             }
         }
     }
@@ -104,12 +98,22 @@ mod tests {
             db.set(k.as_bytes(), Value::Int(1), false, 0);
         }
         let slot = slot_of(b"{t}");
-        assert_eq!(tag_group(&db, b"{t}zzz"), vec![Bytes::from("{t}a"), Bytes::from("{t}b"), Bytes::from("{t}c")]);
-        // The last key first, then its tag in bytewise order.
-        assert_eq!(
-            pick_batch(&db, slot, 1, 200, true),
-            vec![Bytes::from("{t}b"), Bytes::from("{t}a"), Bytes::from("{t}c")]
-        );
-        assert_eq!(pick_batch(&db, slot, 2, 200, false), vec![Bytes::from("{t}b"), Bytes::from("{t}a")]);
+        let mut ms = super::super::MigrateState::default();
+        let all = vec![Bytes::from("{t}a"), Bytes::from("{t}b"), Bytes::from("{t}c")];
+        assert_eq!(ms.tag_group(&db, 0, b"{t}zzz", false), all);
+        assert_eq!(ms.tag_group(&db, 0, b"{t}zzz", true), all);
+        // The index follows writes.
+        db.set(b"{t}d", Value::Int(1), false, 0);
+        ms.touch(0, b"{t}d");
+        db.remove(b"{t}a");
+        assert_eq!(ms.tag_group(&db, 0, b"{t}", true), vec![Bytes::from("{t}b"), Bytes::from("{t}c"), Bytes::from("{t}d")]);
+        // The last key of the table first, then the rest of its tag in bytewise order.
+        let last = Bytes::copy_from_slice(&db.slot(slot).entries().last().unwrap().key);
+        let group = |k: &[u8]| ms.tag_group(&db, 0, k, true);
+        let picked = pick_batch(&db, slot, 1, 200, true, group);
+        let mut rest: Vec<Bytes> = ["{t}b", "{t}c", "{t}d"].iter().map(|s| Bytes::from(*s)).filter(|k| *k != last).collect();
+        rest.insert(0, last.clone());
+        assert_eq!(picked, rest);
+        assert_eq!(pick_batch(&db, slot, 2, 200, false, |_| Vec::new()).len(), 2);
     }
 }

@@ -30,7 +30,7 @@ use crate::server::{Shared, State};
 pub const WINDOW_BYTES: usize = 512 * 1024;
 pub const WINDOW_MSGS: usize = 1024;
 /// The longest the sender holds the state lock at a time (plus one message).
-pub const SLICE: Duration = Duration::from_millis(2);
+pub const SLICE: Duration = Duration::from_millis(1);
 /// Idle async clients are dropped after a minute, as in codis.
 const IDLE_MS: i64 = 60_000;
 /// Rounds of re-sending keys that keep changing before they are left on the source.

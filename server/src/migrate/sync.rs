@@ -64,6 +64,7 @@ pub fn reply_err(msg: &str) -> Vec<u8> {
 /// The keys the command moves, chosen under the lock.
 fn choose(st: &mut State, job: &SyncJob) -> Vec<Bytes> {
     let db = &st.dbs[job.db];
+    let migrate = &mut st.migrate;
     let first = match &job.target {
         Target::Slot(slot) => select::one_of_slot(db, *slot),
         Target::Key(k) => Some(k.clone()),
@@ -71,7 +72,7 @@ fn choose(st: &mut State, job: &SyncJob) -> Vec<Bytes> {
     let Some(first) = first else { return Vec::new() };
     match job.kind {
         SyncKind::One | SyncKind::Slot => db.get(&first).map(|_| vec![first]).unwrap_or_default(),
-        SyncKind::TagOne | SyncKind::TagSlot => select::tag_group(db, &first),
+        SyncKind::TagOne | SyncKind::TagSlot => migrate.tag_group(db, job.db, &first, job.kind == SyncKind::TagSlot),
     }
 }
 
