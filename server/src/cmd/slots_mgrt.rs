@@ -381,3 +381,44 @@ fn wrapper_reply(ctx: &mut Ctx, code: i64, err: &str) -> CmdResult {
     ctx.out.error(err);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::server::command_cmd::flag_names;
+    use crate::cmd::CommandTable;
+
+    /// Arity, flags and key positions of the migration commands in codis-server 3.2.11's
+    /// COMMAND output (`e2_codis_server_6379_COMMAND.txt`).
+    const RECORDED: &[(&str, i32, &[&str])] = &[
+        ("slotsmgrtslot", 5, &["write"]),
+        ("slotsmgrttagslot", 5, &["write"]),
+        ("slotsmgrtone", 5, &["write"]),
+        ("slotsmgrttagone", 5, &["write"]),
+        ("slotsmgrtslot-async", 8, &["write", "noscript"]),
+        ("slotsmgrttagslot-async", 8, &["write", "noscript"]),
+        ("slotsmgrtone-async", -7, &["write", "noscript"]),
+        ("slotsmgrttagone-async", -7, &["write", "noscript"]),
+        ("slotsmgrtone-async-dump", -4, &["readonly", "denyoom"]),
+        ("slotsmgrttagone-async-dump", -4, &["readonly", "denyoom"]),
+        ("slotsmgrt-async-fence", 0, &["readonly", "noscript"]),
+        ("slotsmgrt-async-cancel", 0, &["fast"]),
+        ("slotsmgrt-async-status", 0, &["fast"]),
+        ("slotsmgrt-exec-wrapper", -3, &["write", "denyoom"]),
+        ("slotsrestore", -4, &["write", "denyoom"]),
+        ("slotsrestore-async", -2, &["write", "denyoom"]),
+        ("slotsrestore-async-auth", 2, &["noscript", "loading", "stale", "fast"]),
+        ("slotsrestore-async-select", 2, &["loading", "fast"]),
+        ("slotsrestore-async-ack", 3, &["write"]),
+    ];
+
+    #[test]
+    fn command_table_matches_the_recording() {
+        let table = CommandTable::get();
+        for (name, arity, flags) in RECORDED {
+            let spec = table.specs[table.lookup(name.as_bytes()).unwrap_or_else(|| panic!("{name} missing"))];
+            assert_eq!(spec.arity, *arity, "{name}");
+            assert_eq!(flag_names(spec), flags.to_vec(), "{name}");
+            assert_eq!((spec.first_key, spec.last_key, spec.step), (0, 0, 0), "{name}");
+        }
+    }
+}
