@@ -462,3 +462,82 @@ fn async_tag_migration_under_writes_in_db3_with_auth() {
 fn async_slot_migration_under_writes() {
     scenario(Method::AsyncSlot, Setup { db: 0, password: None });
 }
+
+/// Every key of the slot is on exactly one side.
+fn assert_one_side(s: &mut Conn, t: &mut Conn, keys: &[String]) {
+    let mut both = Vec::new();
+    let mut none = Vec::new();
+    for k in keys {
+        match (s.int(&["EXISTS", k]), t.int(&["EXISTS", k])) {
+            (1, 0) | (0, 1) => {}
+            (1, 1) => both.push(k.clone()),
+            _ => none.push(k.clone()),
+        }
+    }
+    assert!(both.is_empty() && none.is_empty(), "on both sides: {both:?}; on neither: {none:?}");
+}
+
+#[test]
+fn cancel_and_fence_leave_every_key_on_one_side() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let big = env_num("MIGRATION_BIG", 20_000);
+    let dir = temp_dir("mig-cancel");
+    let (ds, dt) = (dir.join("s"), dir.join("t"));
+    std::fs::create_dir_all(&ds).unwrap();
+    std::fs::create_dir_all(&dt).unwrap();
+    let src = Server::ours(&ds, &[]);
+    let dst = Server::ours(&dt, &[]);
+    let setup = Setup { db: 2, password: None };
+    let tags = tags();
+    let mut c = connect(src.port, &setup);
+    let model = fill(&mut c, &tags, 2000, big);
+    let keys: Vec<String> = model.vals.keys().cloned().collect();
+    let port = dst.port.to_string();
+    let slot = SLOT.to_string();
+    let mut s2 = connect(src.port, &setup);
+    let mut t = connect(dst.port, &setup);
+
+    // Cancel while the tag with the big keys is on its way (maxbulks 10: many small chunks).
+    for round in 0..3 {
+        let ports = (src.port, port.clone(), slot.clone());
+        let mover = std::thread::spawn(move || {
+            let mut c = connect(ports.0, &setup);
+            c.cmd(&["SLOTSMGRTTAGSLOT-ASYNC", "127.0.0.1", &ports.1, "30000", "10", "1048576", &ports.2, "500"])
+        });
+        std::thread::sleep(Duration::from_millis(30 + 40 * round));
+        let canceled = s2.int(&["SLOTSMGRT-ASYNC-CANCEL"]);
+        let r = mover.join().unwrap();
+        eprintln!("cancel round {round}: CANCEL -> {canceled}, migration -> {r:?}");
+        match &r {
+            Frame::Error(e) => assert_eq!(&e[..], b"ERR interrupted: canceled"),
+            Frame::Array(_) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s2.cmd(&["SLOTSMGRT-ASYNC-STATUS"]), Frame::NullArray, "the client is released");
+        assert_one_side(&mut s2, &mut t, &keys);
+    }
+
+    // FENCE waits for a running batch; then everything moves.
+    let ports = (src.port, port.clone(), slot.clone());
+    let mover = std::thread::spawn(move || {
+        let mut c = connect(ports.0, &setup);
+        let mut n = 0;
+        loop {
+            let args = ["SLOTSMGRTTAGSLOT-ASYNC", "127.0.0.1", &ports.1, "30000", "200", "1048576", &ports.2, "500"];
+            let (moved, remaining) = pair(c.cmd(&args));
+            n += 1;
+            if moved == 0 && remaining == 0 {
+                return n;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(s2.cmd(&["SLOTSMGRT-ASYNC-FENCE"]), Frame::Simple("OK".into()));
+    assert!(mover.join().unwrap() >= 1);
+    assert_eq!(s2.cmd(&["SLOTSMGRT-ASYNC-FENCE"]), Frame::Simple("OK".into()));
+    assert_one_side(&mut s2, &mut t, &keys);
+    assert_eq!(slot_keys(&mut s2), 0);
+    for (k, v) in &model.vals {
+        assert_eq!(read_val(&mut t, k).as_ref(), Some(v), "{k}");
+    }
+}
