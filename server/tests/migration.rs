@@ -17,6 +17,7 @@
 //! Variants cover a non-zero db and `requirepass` on both servers. A second test cancels an
 //! async migration of the big keys half-way and checks that every key is on exactly one side.
 
+#[allow(unused_macros)]
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
@@ -221,7 +222,14 @@ fn proxied(method: Method, src: &mut Conn, dst: &mut Conn, dst_port: u16, hashke
     }
 }
 
-fn writer(method: Method, setup: &Setup, ports: (u16, u16), tags: Vec<String>, n: usize, stop: Arc<AtomicBool>) -> Writes {
+fn writer(
+    method: Method,
+    setup: &Setup,
+    ports: (u16, u16),
+    tags: Vec<String>,
+    n: usize,
+    stop: Arc<AtomicBool>,
+) -> Writes {
     let mut src = connect(ports.0, setup);
     let mut dst = connect(ports.1, setup);
     let mut w = Writes::default();
@@ -230,7 +238,7 @@ fn writer(method: Method, setup: &Setup, ports: (u16, u16), tags: Vec<String>, n
         seq += 1;
         // Deterministic mix: counters (half pre-existing, half new) and hash keys.
         let pick = seq.wrapping_mul(2654435761) % 1_000_003;
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             let i = (pick % (n / 6).max(1)) * 6 + 3;
             if i >= n {
                 continue;
@@ -285,7 +293,9 @@ fn migrate(method: Method, c: &mut Conn, dst_port: u16) -> usize {
             Method::AsyncTagSlot => {
                 vec!["SLOTSMGRTTAGSLOT-ASYNC", "127.0.0.1", &port, "30000", "200", "33554432", &slot, "500"]
             }
-            Method::AsyncSlot => vec!["SLOTSMGRTSLOT-ASYNC", "127.0.0.1", &port, "30000", "200", "33554432", &slot, "500"],
+            Method::AsyncSlot => {
+                vec!["SLOTSMGRTSLOT-ASYNC", "127.0.0.1", &port, "30000", "200", "33554432", &slot, "500"]
+            }
         };
         let (moved, remaining) = pair(c.cmd(&args));
         let done = match method {
@@ -299,24 +309,51 @@ fn migrate(method: Method, c: &mut Conn, dst_port: u16) -> usize {
     }
 }
 
+/// Reads a value in pages of 10000 elements (one reply of a million elements would be parsed
+/// again on every read by the test client).
 fn read_val(c: &mut Conn, k: &str) -> Option<Val> {
+    const PAGE: usize = 10_000;
     let Frame::Simple(t) = c.cmd(&["TYPE", k]) else { panic!("TYPE") };
     let strings = |f: Frame| support::strings(f).into_iter().map(|x| x.to_vec()).collect::<Vec<_>>();
+    let scan = |c: &mut Conn, cmd: &str| {
+        let mut out = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let Frame::Array(mut r) = c.cmd(&[cmd, k, &cursor, "COUNT", &PAGE.to_string()]) else { panic!("{cmd}") };
+            out.extend(strings(r.pop().unwrap()));
+            cursor = String::from_utf8_lossy(&support::bulk(r.pop().unwrap())).into_owned();
+            if cursor == "0" {
+                return out;
+            }
+        }
+    };
+    let pages = |c: &mut Conn, cmd: &[&str]| {
+        let mut out = Vec::new();
+        for start in (0..).step_by(PAGE) {
+            let (a, b) = (start.to_string(), (start + PAGE - 1).to_string());
+            let mut args = vec![cmd[0], k, &a, &b];
+            args.extend_from_slice(&cmd[1..]);
+            let page = strings(c.cmd(&args));
+            if page.is_empty() {
+                return out;
+            }
+            out.extend(page);
+        }
+        out
+    };
     Some(match &t[..] {
         b"none" => return None,
         b"string" => Val::Str(support::bulk(c.cmd(&["GET", k])).to_vec()),
-        b"list" => Val::List(strings(c.cmd(&["LRANGE", k, "0", "-1"]))),
-        b"hash" => {
-            let flat = strings(c.cmd(&["HGETALL", k]));
-            Val::Hash(flat.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect())
-        }
+        b"list" => Val::List(pages(c, &["LRANGE"])),
+        b"hash" => Val::Hash(scan(c, "HSCAN").chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect()),
         b"set" => {
-            let mut s = strings(c.cmd(&["SMEMBERS", k]));
+            let mut s = scan(c, "SSCAN");
             s.sort();
+            s.dedup();
             Val::Set(s)
         }
         b"zset" => {
-            let flat = strings(c.cmd(&["ZRANGE", k, "0", "-1", "WITHSCORES"]));
+            let flat = pages(c, &["ZRANGE", "WITHSCORES"]);
             Val::ZSet(flat.chunks(2).map(|p| (p[0].clone(), String::from_utf8_lossy(&p[1]).into_owned())).collect())
         }
         other => panic!("type {other:?}"),
@@ -373,8 +410,10 @@ fn scenario(method: Method, setup: Setup) {
         let t0 = &tags[0];
         let port = dst.port.to_string();
         let mut args = vec!["SLOTSMGRTONE-ASYNC", "127.0.0.1", &port, "30000", "200", "33554432"];
-        let bigs: Vec<String> =
-            ["bighash", "bigzset", "biglist", "bigset", "hll", "bitmap"].iter().map(|s| format!("{{{t0}}}:{s}")).collect();
+        let bigs: Vec<String> = ["bighash", "bigzset", "biglist", "bigset", "hll", "bitmap"]
+            .iter()
+            .map(|s| format!("{{{t0}}}:{s}"))
+            .collect();
         args.extend(bigs.iter().map(|s| s.as_str()));
         let tb = Instant::now();
         assert_eq!(c.cmd(&args), Frame::Integer(6));
@@ -410,7 +449,10 @@ fn scenario(method: Method, setup: Setup) {
         let p99 = lat[(lat.len() * 99 / 100).min(lat.len() - 1)];
         let max = lat.last().copied().unwrap_or_default();
         // Reported only: the batches of 1000-key tag groups do their bookkeeping in one slice.
-        eprintln!("{method:?}: source PING during the whole slot: {} samples, p99 {p99:.2} ms, max {max:.2} ms", lat.len());
+        eprintln!(
+            "{method:?}: source PING during the whole slot: {} samples, p99 {p99:.2} ms, max {max:.2} ms",
+            lat.len()
+        );
     }
 
     // The writes, applied once each.

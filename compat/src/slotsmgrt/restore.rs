@@ -9,13 +9,32 @@ use super::score_from_bits;
 /// One decoded `SLOTSRESTORE-ASYNC` message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RestoreAsync<'a> {
-    Delete { key: &'a [u8] },
-    Expire { key: &'a [u8], ttl_ms: i64 },
-    Object { key: &'a [u8], ttl_ms: i64, payload: &'a [u8] },
-    String { key: &'a [u8], ttl_ms: i64, value: &'a [u8] },
+    Delete {
+        key: &'a [u8],
+    },
+    Expire {
+        key: &'a [u8],
+        ttl_ms: i64,
+    },
+    Object {
+        key: &'a [u8],
+        ttl_ms: i64,
+        payload: &'a [u8],
+    },
+    String {
+        key: &'a [u8],
+        ttl_ms: i64,
+        value: &'a [u8],
+    },
     /// `elems` are list items, set members, field/value pairs, or member/score pairs (scores
     /// already checked to be 8-byte doubles; read them with [`score_from_bits`]).
-    Chunk { kind: ChunkKind, key: &'a [u8], ttl_ms: i64, hint: i64, elems: &'a [Bytes] },
+    Chunk {
+        kind: ChunkKind,
+        key: &'a [u8],
+        ttl_ms: i64,
+        hint: i64,
+        elems: &'a [Bytes],
+    },
 }
 
 /// Redis's `string2ll`: an optional minus sign and digits, no leading zeros, no spaces.
@@ -54,7 +73,11 @@ impl<'a> RestoreAsync<'a> {
             return if argc == 5 { Ok(RestoreAsync::String { key, ttl_ms, value: &args[4] }) } else { Err(bad_args()) };
         }
         if is("object") {
-            return if argc == 5 { Ok(RestoreAsync::Object { key, ttl_ms, payload: &args[4] }) } else { Err(bad_args()) };
+            return if argc == 5 {
+                Ok(RestoreAsync::Object { key, ttl_ms, payload: &args[4] })
+            } else {
+                Err(bad_args())
+            };
         }
         if argc < 5 {
             return Err(bad_args());
@@ -67,7 +90,7 @@ impl<'a> RestoreAsync<'a> {
             return Err(format!("unknown command (argc={argc},cmd={cmd})"));
         };
         match kind {
-            ChunkKind::Hash | ChunkKind::ZSet if elems.len() % 2 != 0 => return Err(bad_args()),
+            ChunkKind::Hash | ChunkKind::ZSet if !elems.len().is_multiple_of(2) => return Err(bad_args()),
             ChunkKind::ZSet => {
                 if let Some(j) = elems.chunks(2).position(|p| score_from_bits(&p[1]).is_none()) {
                     return Err(format!("invalid zset score ([{j}]), bad raw bits"));

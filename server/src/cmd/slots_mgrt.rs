@@ -171,10 +171,8 @@ fn start_async(ctx: &mut Ctx, job: AsyncJob) -> CmdResult {
 
 fn slot_async_cmd(ctx: &mut Ctx, usetag: bool) -> CmdResult {
     let (host, port, lim) = async_args(ctx)?;
-    let slot = arg_in_range(ctx, 6, "slot", 0)
-        .ok()
-        .filter(|&s| s < compat::slot::MAX_SLOT_NUM as i64)
-        .ok_or_else(|| {
+    let slot =
+        arg_in_range(ctx, 6, "slot", 0).ok().filter(|&s| s < compat::slot::MAX_SLOT_NUM as i64).ok_or_else(|| {
             CmdError::msg(format!("ERR invalid value of slot ({})", String::from_utf8_lossy(&ctx.args[6])))
         })? as usize;
     let numkeys = match arg_in_range(ctx, 7, "numkeys", 0)? {
@@ -333,7 +331,8 @@ fn status(ctx: &mut Ctx) -> CmdResult {
             out.array(16);
             out.bulk(b"key");
             out.bulk(key);
-            for (name, n) in ["val.type", "stage", "expire", "cursor", "lindex", "zindex", "chunked_msgs"].iter().zip(v) {
+            for (name, n) in ["val.type", "stage", "expire", "cursor", "lindex", "zindex", "chunked_msgs"].iter().zip(v)
+            {
                 field(out, name, *n);
             }
         }

@@ -3,8 +3,6 @@
 //! wire/2_async_migration). Every SLOTSRESTORE-ASYNC* reply is a `SLOTSRESTORE-ASYNC-ACK`
 //! array; an error ACK closes the connection after it is written.
 
-use std::collections::VecDeque;
-
 use compat::rdb::{self, DumpError, RdbError};
 use compat::slotsmgrt::{encode_ack, score_from_bits, ChunkKind, RestoreAsync};
 
@@ -30,7 +28,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// SLOTSRESTORE key ttl payload [key ttl payload ...]: every payload is checked before any key
 /// is written; existing keys are replaced.
 fn slotsrestore(ctx: &mut Ctx) -> CmdResult {
-    if (ctx.args.len() - 1) % 3 != 0 {
+    if !(ctx.args.len() - 1).is_multiple_of(3) {
         return Err(error::wrong_arity("slotsrestore"));
     }
     let mut items = Vec::with_capacity(ctx.args.len() / 3);
@@ -156,7 +154,8 @@ fn add_chunk(ctx: &mut Ctx, kind: ChunkKind, key: &[u8], elems: &[bytes::Bytes])
         ChunkKind::ZSet => (3, 7),
     };
     let config = &ctx.state.config;
-    let hash_limits = HashLimits { max_entries: config.hash_max_listpack_entries, max_value: config.hash_max_listpack_value };
+    let hash_limits =
+        HashLimits { max_entries: config.hash_max_listpack_entries, max_value: config.hash_max_listpack_value };
     let zlimits = ZLimits::from_config(config);
     let max_intset = config.set_max_intset_entries;
     match ctx.lookup_write(key) {
@@ -175,7 +174,7 @@ fn add_chunk(ctx: &mut Ctx, kind: ChunkKind, key: &[u8], elems: &[bytes::Bytes])
                 return Err(format!("the specified key doesn't exist ({})", lossy(key)));
             }
             let v = match kind {
-                ChunkKind::List => Value::List(Box::new(VecDeque::new())),
+                ChunkKind::List => Value::List(Box::default()),
                 ChunkKind::Hash => Value::Hash(Box::new(HashValue::new())),
                 ChunkKind::Dict => Value::Set(Box::new(SetValue::new_for(&elems[0]))),
                 ChunkKind::ZSet => Value::ZSet(Box::new(ZSetValue::new_big())),

@@ -38,9 +38,13 @@ pub enum Job {
     Sync(sync::SyncJob),
     Async(sender::AsyncJob),
     /// SLOTSMGRT-ASYNC-FENCE: wait until the db's batch is over.
-    Fence { db: usize },
+    Fence {
+        db: usize,
+    },
     /// SLOTSMGRT-ASYNC-CANCEL while a batch runs: stop it and wait for its clean-up.
-    Cancel { db: usize },
+    Cancel {
+        db: usize,
+    },
 }
 
 /// Runs a job and returns the reply bytes for its client.

@@ -106,12 +106,16 @@ mod tests {
         db.set(b"{t}d", Value::Int(1), false, 0);
         ms.touch(0, b"{t}d");
         db.remove(b"{t}a");
-        assert_eq!(ms.tag_group(&db, 0, b"{t}", true), vec![Bytes::from("{t}b"), Bytes::from("{t}c"), Bytes::from("{t}d")]);
+        assert_eq!(
+            ms.tag_group(&db, 0, b"{t}", true),
+            vec![Bytes::from("{t}b"), Bytes::from("{t}c"), Bytes::from("{t}d")]
+        );
         // The last key of the table first, then the rest of its tag in bytewise order.
         let last = Bytes::copy_from_slice(&db.slot(slot).entries().last().unwrap().key);
         let group = |k: &[u8]| ms.tag_group(&db, 0, k, true);
         let picked = pick_batch(&db, slot, 1, 200, true, group);
-        let mut rest: Vec<Bytes> = ["{t}b", "{t}c", "{t}d"].iter().map(|s| Bytes::from(*s)).filter(|k| *k != last).collect();
+        let mut rest: Vec<Bytes> =
+            ["{t}b", "{t}c", "{t}d"].iter().map(|s| Bytes::from(*s)).filter(|k| *k != last).collect();
         rest.insert(0, last.clone());
         assert_eq!(picked, rest);
         assert_eq!(pick_batch(&db, slot, 2, 200, false, |_| Vec::new()).len(), 2);

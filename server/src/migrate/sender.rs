@@ -20,9 +20,9 @@ use compat::slotsmgrt::{msg, parse_ack, AckError};
 use tokio::sync::Notify;
 
 use super::conn::{LinkError, TargetConn};
+use super::delete_moved;
 use super::iter::{KeyIter, Limits, Stage};
 use super::sync::{reply_err, reply_int, reply_pair};
-use super::delete_moved;
 use crate::scripting::lock_state;
 use crate::server::{Shared, State};
 
@@ -240,12 +240,19 @@ async fn drive(shared: &Arc<Shared>, job: AsyncJob) -> Vec<u8> {
             reply
         }
         (Err(abort), conn) => {
-            tracing::warn!("slotsmgrt_async: batch to {}:{} (DB={db}) interrupted: {}", job.host, job.port, abort.detail());
+            tracing::warn!(
+                "slotsmgrt_async: batch to {}:{} (DB={db}) interrupted: {}",
+                job.host,
+                job.port,
+                abort.detail()
+            );
             // Whatever reached the target is removed there; the source keeps every key. After a
             // cancel the link is still in order: the deletes follow the messages on it, so none
             // of those can land after them.
             let undone = match (&abort, conn) {
-                (Abort::Canceled(pending), Some(mut c)) => undo_on_link(&mut c, *pending, &batch.started, timeout).await,
+                (Abort::Canceled(pending), Some(mut c)) => {
+                    undo_on_link(&mut c, *pending, &batch.started, timeout).await
+                }
                 _ => false,
             };
             if !undone {
@@ -394,7 +401,18 @@ fn update_status(st: &mut State, db: usize, batch: &Batch, msgs: usize) {
         b.iterators = batch.queue.len();
         b.current = batch.queue.front().map(|it| {
             let stage = it.stage as i64;
-            (it.key.clone(), [it.val_type, stage, it.expire, it.cursor as i64, it.lindex as i64, it.zindex as i64, it.chunked_msgs as i64])
+            (
+                it.key.clone(),
+                [
+                    it.val_type,
+                    stage,
+                    it.expire,
+                    it.cursor as i64,
+                    it.lindex as i64,
+                    it.zindex as i64,
+                    it.chunked_msgs as i64,
+                ],
+            )
         });
     }
 }

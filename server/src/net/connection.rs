@@ -201,7 +201,10 @@ fn run_batch(
                 }
                 cmd::execute(&mut st, client, &args, reply);
                 last_cmd = args.first().cloned();
-                if client.close_after_reply || reply.len() > 1 << 20 || st.blocking.is_blocked(id) || client.job.is_some()
+                if client.close_after_reply
+                    || reply.len() > 1 << 20
+                    || st.blocking.is_blocked(id)
+                    || client.job.is_some()
                 {
                     break;
                 }
