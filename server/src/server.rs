@@ -151,6 +151,8 @@ pub struct State {
     pub scripting: crate::scripting::Scripting,
     /// Replication (master and replica side).
     pub repl: crate::repl::Repl,
+    /// Slot migration: keys in flight and cached connections to targets.
+    pub migrate: crate::migrate::MigrateState,
 }
 
 impl State {
@@ -179,6 +181,7 @@ impl State {
             persist: crate::persist::Persist::default(),
             scripting: crate::scripting::Scripting::new(),
             repl: Default::default(),
+            migrate: Default::default(),
             config,
             dbs,
             stats,
@@ -211,6 +214,7 @@ impl State {
     /// A key changed: invalidates WATCHes on it and wakes clients blocked on it.
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
         self.blocking.signal(db, key);
+        self.migrate.touch(db, key);
         if let Some(watchers) = self.watched.get(db).and_then(|w| w.get(key)) {
             for id in watchers {
                 if let Some(c) = self.clients.get_mut(id) {
@@ -224,8 +228,10 @@ impl State {
     /// that exists in `db` (or `other`) counts as modified (Redis's `touchAllWatchedKeysInDb`).
     pub fn signal_db_changed(&mut self, db: usize, other: Option<usize>) {
         self.blocking.signal_db(db);
+        self.migrate.touch_db(db);
         if let Some(o) = other {
             self.blocking.signal_db(o);
+            self.migrate.touch_db(o);
         }
         let Some(watched) = self.watched.get(db) else { return };
         let touched: Vec<Bytes> = watched
