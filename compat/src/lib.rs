@@ -3,6 +3,7 @@
 //! - [`resp`]: the Redis serialization protocol (RESP2 and RESP3), request decoding for servers
 //!   and frame parsing/encoding for clients.
 //! - [`slot`]: the Codis slot hash (crc32 of the hash tag, modulo 1024).
+//! - [`slotsmgrt`]: slot migration messages (SLOTSRESTORE, SLOTSRESTORE-ASYNC and its ACKs).
 //!
 //! With feature `cluster`: [`models`] (coordinator models, paths, Go-compatible JSON), [`xauth`]
 //! (tokens and admin API secrets), [`config`] (proxy.toml and dashboard.toml). With feature
@@ -12,6 +13,7 @@
 pub mod rdb;
 pub mod resp;
 pub mod slot;
+pub mod slotsmgrt;
 
 #[cfg(feature = "cluster")]
 pub mod config;
@@ -19,6 +21,8 @@ pub mod config;
 pub mod coordinator;
 #[cfg(feature = "cluster")]
 pub mod models;
+#[cfg(feature = "rest")]
+pub mod rest;
 #[cfg(feature = "coordinator")]
 pub mod store;
 #[cfg(feature = "cluster")]

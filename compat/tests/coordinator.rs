@@ -120,9 +120,17 @@ async fn zookeeper_layout_acls_and_session_expiry() {
     let path = paths::jodis_path("t", "expiring");
     let mut sig = zc.create_ephemeral(&path, b"online").await.unwrap();
     let old = zc.session_id().await.unwrap();
-    zk.pause(true);
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    zk.pause(false);
+    // On thaw the server races the client's reconnect; a reconnect that wins keeps the old
+    // session alive, so freeze again until the session really expired.
+    for _attempt in 0..4 {
+        zk.pause(true);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        zk.pause(false);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if zc.session_id().await != Some(old) {
+            break;
+        }
+    }
     let raw = raw_zk(&zk.addr).await;
     eventually("ephemeral re-created in a new session", Duration::from_secs(20), || {
         let raw = &raw;

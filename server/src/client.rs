@@ -38,6 +38,8 @@ pub struct Client {
     pub skip_this_reply: bool,
     /// The link to our master: its writes pass the read-only check.
     pub master_link: bool,
+    /// Left by a slot migration command: run by the connection task without the state lock.
+    pub job: Option<crate::migrate::Job>,
 }
 
 /// A transaction being queued.
@@ -68,6 +70,7 @@ impl Client {
             skip_next_reply: false,
             skip_this_reply: false,
             master_link: false,
+            job: None,
         }
     }
 }

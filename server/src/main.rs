@@ -14,6 +14,7 @@ mod config;
 mod db;
 mod evict;
 mod longdouble;
+mod migrate;
 mod net;
 mod observe;
 mod persist;

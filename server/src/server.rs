@@ -32,13 +32,58 @@ pub struct Shared {
     pub next_client_id: AtomicU64,
     /// The running script, watched by the connections (BUSY, SCRIPT KILL) without the lock.
     pub script_watch: std::sync::Arc<crate::scripting::ScriptWatch>,
+    /// Connections waiting for the state lock without holding their worker thread.
+    pub lock_waiters: LockWaiters,
+}
+
+/// Lets a connection wait for the state lock asynchronously: its worker thread goes on serving
+/// other connections' I/O instead of parking on the mutex, and the holder of a batch wakes one
+/// waiter when it lets go.
+#[derive(Default)]
+pub struct LockWaiters {
+    count: std::sync::atomic::AtomicUsize,
+    released: Notify,
+}
+
+impl LockWaiters {
+    /// Called after a batch released the lock: wakes one waiting connection, if any.
+    #[inline]
+    pub fn released(&self) {
+        if self.count.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+            self.released.notify_one();
+        }
+    }
+
+    /// Waits until the lock looks free: `try_lock` is retried once after registering, so a
+    /// release between the failed attempt and the registration is not missed. Others than
+    /// connections (cron, replication) release without a notification: the wait is bounded.
+    pub async fn wait<'s>(&self, state: &'s Mutex<State>) -> Option<parking_lot::MutexGuard<'s, State>> {
+        use std::sync::atomic::Ordering;
+        let notified = self.released.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        self.count.fetch_add(1, Ordering::SeqCst);
+        if let Some(guard) = state.try_lock() {
+            self.count.fetch_sub(1, Ordering::SeqCst);
+            return Some(guard);
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(1), notified).await;
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
 }
 
 impl Shared {
     pub fn new(config: Config) -> Shared {
         let state = State::new(config);
         let script_watch = state.scripting.watch.clone();
-        Shared { state: Mutex::new(state), script_watch, shutdown: Notify::new(), next_client_id: AtomicU64::new(1) }
+        Shared {
+            state: Mutex::new(state),
+            script_watch,
+            shutdown: Notify::new(),
+            next_client_id: AtomicU64::new(1),
+            lock_waiters: LockWaiters::default(),
+        }
     }
 }
 
@@ -106,6 +151,8 @@ pub struct State {
     pub scripting: crate::scripting::Scripting,
     /// Replication (master and replica side).
     pub repl: crate::repl::Repl,
+    /// Slot migration: keys in flight and cached connections to targets.
+    pub migrate: crate::migrate::MigrateState,
 }
 
 impl State {
@@ -134,6 +181,7 @@ impl State {
             persist: crate::persist::Persist::default(),
             scripting: crate::scripting::Scripting::new(),
             repl: Default::default(),
+            migrate: Default::default(),
             config,
             dbs,
             stats,
@@ -166,6 +214,7 @@ impl State {
     /// A key changed: invalidates WATCHes on it and wakes clients blocked on it.
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
         self.blocking.signal(db, key);
+        self.migrate.touch(db, key);
         if let Some(watchers) = self.watched.get(db).and_then(|w| w.get(key)) {
             for id in watchers {
                 if let Some(c) = self.clients.get_mut(id) {
@@ -179,8 +228,10 @@ impl State {
     /// that exists in `db` (or `other`) counts as modified (Redis's `touchAllWatchedKeysInDb`).
     pub fn signal_db_changed(&mut self, db: usize, other: Option<usize>) {
         self.blocking.signal_db(db);
+        self.migrate.touch_db(db);
         if let Some(o) = other {
             self.blocking.signal_db(o);
+            self.migrate.touch_db(o);
         }
         let Some(watched) = self.watched.get(db) else { return };
         let touched: Vec<Bytes> = watched

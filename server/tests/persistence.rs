@@ -545,3 +545,29 @@ fn dump_restore_with_recorded_and_redis7_payloads() {
         assert_eq!(snapshot(&mut rc), expected, "v{version}");
     }
 }
+
+/// While a save child shares the server's memory, reads do not write the keys' LRU field (each
+/// write would copy a page, as Redis avoids); once it ended they do again.
+#[test]
+fn reads_during_bgsave_leave_lru_untouched() {
+    let dir = temp_dir("bgsave-lru");
+    // 2 ms per key in the child: the save of 400 keys lasts about 0.8 s.
+    let s = Server::ours(&dir, &["--rdb-key-save-delay", "2000"]);
+    let mut c = s.conn();
+    let cmds: Vec<Vec<Vec<u8>>> =
+        (0..400).map(|i| vec![b"SET".to_vec(), format!("key:{i}").into_bytes(), b"v".to_vec()]).collect();
+    c.pipeline(&cmds);
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(c.cmd(&["BGSAVE"]), Frame::Simple("Background saving started".into()));
+    assert_eq!(bulk(c.cmd(&["GET", "key:7"])), "v");
+    assert_eq!(c.info_field("rdb_bgsave_in_progress"), "1", "the save ended too soon for the test");
+    assert!(c.int(&["OBJECT", "IDLETIME", "key:7"]) >= 2, "GET refreshed the LRU during the save");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.info_field("rdb_bgsave_in_progress") == "1" {
+        assert!(Instant::now() < deadline, "BGSAVE did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.info_field("rdb_last_bgsave_status"), "ok");
+    assert_eq!(bulk(c.cmd(&["GET", "key:7"])), "v");
+    assert_eq!(c.int(&["OBJECT", "IDLETIME", "key:7"]), 0);
+}

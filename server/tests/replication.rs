@@ -177,7 +177,7 @@ fn redis7_replica_of_ours_full_then_partial() {
     let redis = require_redis!();
     let d1 = temp_dir("m");
     let d2 = temp_dir("r");
-    let master = Server::ours(&d1, &[]);
+    let master = Server::ours(&d1, &["--repl-diskless-sync", "no"]);
     let mut m = master.conn();
     load_dataset(&mut m, "a");
     let port = master.port.to_string();
@@ -263,9 +263,10 @@ fn ours_chain_failover_and_psync2() {
     let da = temp_dir("a");
     let db = temp_dir("b");
     let dc = temp_dir("c");
-    let a = Server::ours(&da, &[]);
-    let b = Server::ours(&db, &[]);
-    let c = Server::ours(&dc, &[]);
+    let fast = ["--repl-diskless-sync-delay", "0"];
+    let a = Server::ours(&da, &fast);
+    let b = Server::ours(&db, &fast);
+    let c = Server::ours(&dc, &fast);
     let (mut ca, mut cb, mut cc) = (a.conn(), b.conn(), c.conn());
     load_dataset(&mut ca, "a");
     let pa = a.port.to_string();
@@ -319,7 +320,7 @@ fn ours_chain_failover_and_psync2() {
 #[test]
 fn legacy_psync1_handshake_gets_rdb_v7() {
     let d = temp_dir("l");
-    let master = Server::ours(&d, &[]);
+    let master = Server::ours(&d, &["--repl-diskless-sync", "no"]);
     let mut m = master.conn();
     load_dataset(&mut m, "a");
     let mut s = TcpStream::connect(("127.0.0.1", master.port)).unwrap();
@@ -348,7 +349,14 @@ fn legacy_psync1_handshake_gets_rdb_v7() {
     assert_eq!(parts[0], "+FULLRESYNC");
     assert_eq!(parts[1].len(), 40);
     let offset: u64 = parts[2].parse().unwrap();
-    let len: usize = line(&mut s, &mut buf, b"").strip_prefix('$').unwrap().parse().unwrap();
+    // Keep-alive newlines may come while the RDB is being written.
+    let header = loop {
+        let l = line(&mut s, &mut buf, b"");
+        if !l.is_empty() {
+            break l;
+        }
+    };
+    let len: usize = header.strip_prefix('$').unwrap().parse().unwrap();
     while buf.len() < len {
         let mut tmp = [0u8; 65536];
         let n = s.read(&mut tmp).unwrap();
@@ -419,7 +427,7 @@ fn read_stream(s: &mut TcpStream, buf: &mut Vec<u8>, want: usize) -> usize {
 fn ours_replica_with_masterauth() {
     let da = temp_dir("pa");
     let db = temp_dir("pb");
-    let a = Server::ours(&da, &["--requirepass", "secret"]);
+    let a = Server::ours(&da, &["--requirepass", "secret", "--repl-diskless-sync-delay", "0"]);
     let mut ca = a.conn();
     ca.ok(&["AUTH", "secret"]);
     load_dataset(&mut ca, "a");
@@ -447,7 +455,7 @@ fn sentinel_promotes_our_replica() {
     let dm = temp_dir("sm");
     let dr = temp_dir("sr");
     let ds = temp_dir("ss");
-    let mut master = Server::ours(&dm, &[]);
+    let mut master = Server::ours(&dm, &["--repl-diskless-sync", "no"]);
     let mut cm = master.conn();
     load_dataset(&mut cm, "a");
     let pm = master.port.to_string();
@@ -687,7 +695,7 @@ fn stale_replica_refuses_with_masterdown() {
 fn large_rdb_is_sent_in_parts() {
     let da = temp_dir("big-a");
     let db = temp_dir("big-b");
-    let a = Server::ours(&da, &["--rdbcompression", "no"]);
+    let a = Server::ours(&da, &["--rdbcompression", "no", "--repl-diskless-sync", "no"]);
     let mut ca = a.conn();
     let value = "x".repeat(1 << 20);
     let cmds: Vec<Vec<Vec<u8>>> =
@@ -702,7 +710,262 @@ fn large_rdb_is_sent_in_parts() {
     wait_until("link up", || link_up(&mut cb));
     wait_until("all keys", || cb.int(&["DBSIZE"]) == 130);
     assert_eq!(cb.int(&["STRLEN", "big:79"]), 1 << 20);
+    // The replica parsed the 80 MB RDB as it streamed in: its peak memory is the dataset plus
+    // small buffers, not the dataset plus a copy of the payload.
+    let pid = b.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    println!("replica peak RSS {} MB for an 80 MB dataset", hwm_kb / 1024);
+    assert!(hwm_kb < 130 * 1024, "replica peak RSS {hwm_kb} kB: the payload was buffered");
     wait_until("offsets equal", || {
         info_num(&mut ca, "replication", "master_repl_offset") == info_num(&mut cb, "replication", "slave_repl_offset")
     });
+}
+
+/// A diskless full sync as a 3.2 replica sees it after `PSYNC ? -1`: keep-alive newlines while
+/// the master waits for `repl-diskless-sync-delay`, `+FULLRESYNC <id> <offset>`,
+/// `$EOF:<40 hex chars>`, the RDB (no length), the same 40 chars; then the command stream.
+struct DisklessSync {
+    newlines: usize,
+    replid: String,
+    offset: u64,
+    rdb: Vec<u8>,
+    /// Bytes after the closing mark.
+    rest: Vec<u8>,
+}
+
+/// Splits `bytes` into a [`DisklessSync`]; `None` while incomplete. Panics on bad framing.
+fn parse_diskless(bytes: &[u8]) -> Option<DisklessSync> {
+    let newlines = bytes.iter().take_while(|&&b| b == b'\n').count();
+    let mut at = newlines;
+    let mut line = || -> Option<String> {
+        let p = bytes[at..].windows(2).position(|w| w == b"\r\n")?;
+        let l = String::from_utf8_lossy(&bytes[at..at + p]).into_owned();
+        at += p + 2;
+        Some(l)
+    };
+    let full = line()?;
+    let eof = line()?;
+    let parts: Vec<&str> = full.split(' ').collect();
+    assert_eq!(parts[0], "+FULLRESYNC", "{full:?}");
+    let mark = eof.strip_prefix("$EOF:").unwrap_or_else(|| panic!("not a diskless header: {eof:?}"));
+    assert_eq!(mark.len(), 40, "{eof:?}");
+    assert!(mark.bytes().all(|b| b.is_ascii_hexdigit()), "{eof:?}");
+    // The RDB ends at its checksum; the mark must follow at once.
+    let body = &bytes[at..];
+    let mut reader = compat::rdb::RdbReader::new(body).ok()?;
+    loop {
+        match reader.read_item() {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(compat::rdb::RdbError::UnexpectedEof { .. }) => return None,
+            Err(e) => panic!("bad RDB in the diskless transfer: {e}"),
+        }
+    }
+    let len = reader.position() as usize;
+    if body.len() < len + 40 {
+        return None;
+    }
+    assert_eq!(&body[len..len + 40], mark.as_bytes(), "the RDB is not followed by the EOF mark");
+    Some(DisklessSync {
+        newlines,
+        replid: parts[1].to_string(),
+        offset: parts[2].parse().unwrap(),
+        rdb: body[..len].to_vec(),
+        rest: body[len + 40..].to_vec(),
+    })
+}
+
+/// Our diskless transfer to a legacy (inline, `capa eof`) replica has the framing of the
+/// recorded 3.2 → 3.2 diskless transfer (w3b), and the stream waits for the first ACK.
+#[test]
+fn diskless_sync_to_legacy_replica_matches_recorded_framing() {
+    let recorded = require_reference!()
+        .join("wire/3_replication_legacy/w3b_repl_legacy_diskless_auth_conn1_master_to_replica.bin");
+    let recorded = std::fs::read(recorded).unwrap();
+    // The replies to PING (NOAUTH), AUTH, REPLCONF, REPLCONF come first.
+    let mut skip = 0;
+    for _ in 0..4 {
+        skip += recorded[skip..].windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    }
+    let rec = parse_diskless(&recorded[skip..]).expect("complete recorded transfer");
+    assert!(rec.newlines >= 1);
+    assert_eq!(&rec.rdb[..9], b"REDIS0007");
+
+    let d = temp_dir("dl");
+    let master = Server::ours(&d, &["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "1"]);
+    let mut m = master.conn();
+    load_dataset(&mut m, "a");
+    let mut s = TcpStream::connect(("127.0.0.1", master.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = Vec::new();
+    let read_line = |s: &mut TcpStream, req: &[u8]| -> String {
+        s.write_all(req).unwrap();
+        let mut out = Vec::new();
+        let mut b = [0u8; 1];
+        while !out.ends_with(b"\r\n") {
+            assert_eq!(s.read(&mut b).unwrap(), 1);
+            out.push(b[0]);
+        }
+        String::from_utf8_lossy(&out).trim_end().to_string()
+    };
+    assert_eq!(read_line(&mut s, b"PING\r\n"), "+PONG");
+    assert_eq!(read_line(&mut s, b"REPLCONF listening-port 7312\r\n"), "+OK");
+    assert_eq!(read_line(&mut s, b"REPLCONF capa eof\r\n"), "+OK");
+    s.write_all(b"PSYNC ? -1\r\n").unwrap();
+    let sync = loop {
+        if let Some(x) = parse_diskless(&buf) {
+            break x;
+        }
+        let mut tmp = [0u8; 65536];
+        let n = s.read(&mut tmp).unwrap();
+        assert!(n > 0, "connection closed during the transfer");
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    assert!(sync.newlines >= 1, "no keep-alive newline during the diskless delay");
+    assert_eq!(sync.replid.len(), 40);
+    assert_eq!(&sync.rdb[..9], b"REDIS0007");
+    let mut reader = compat::rdb::RdbReader::new(&sync.rdb[..]).unwrap();
+    let mut entries = 0;
+    while let Some(item) = reader.read_item().unwrap() {
+        if let compat::rdb::Item::Entry(e) = item {
+            assert!([0u8, 2, 3, 4, 11, 12, 13, 14].contains(&e.type_id), "type {}", e.type_id);
+            entries += 1;
+        }
+    }
+    assert!(entries > 200);
+    // Writes made now are held until the replica acknowledges the RDB.
+    m.ok(&["SELECT", "4"]);
+    m.ok(&["SET", "stream:key", "v"]);
+    s.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    let mut tmp = [0u8; 4096];
+    let early = s.read(&mut tmp).map(|n| n > 0).unwrap_or(false);
+    assert!(!early && sync.rest.is_empty(), "stream sent before the replica's ACK");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let ack = sync.offset.to_string();
+    s.write_all(format!("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{ack}\r\n", ack.len()).as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let expect = b"*2\r\n$6\r\nSELECT\r\n$1\r\n4\r\n*3\r\n$3\r\nSET\r\n$10\r\nstream:key\r\n$1\r\nv\r\n";
+    let _ = read_stream(&mut s, &mut buf, expect.len());
+    assert_eq!(&buf[..expect.len()], expect);
+    wait_until("replica online", || online_replicas(&mut m) == 1);
+}
+
+/// Redis 7 takes our diskless transfer (RDB v10, `$EOF:` framing).
+#[test]
+fn redis7_replica_of_ours_diskless() {
+    let redis = require_redis!();
+    let d1 = temp_dir("dlm");
+    let d2 = temp_dir("dlr");
+    let master = Server::ours(&d1, &["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"]);
+    let mut m = master.conn();
+    load_dataset(&mut m, "a");
+    let port = master.port.to_string();
+    let replica = Server::start(&redis, &d2, &["--replicaof", "127.0.0.1", &port]);
+    let mut r = replica.conn();
+    wait_until("link up", || link_up(&mut r));
+    write_burst(&mut m, "a");
+    wait_same(&mut m, &mut r, "after a diskless full sync");
+    assert_eq!(info_num(&mut m, "stats", "sync_full"), 1);
+    assert!(master.log().contains("target: replicas sockets"), "{}", master.log());
+    assert!(replica.log().contains("receiving streamed RDB from master with EOF"), "{}", replica.log());
+}
+
+/// Two of our replicas asking within the delay share one diskless transfer.
+#[test]
+fn ours_replicas_share_one_diskless_transfer() {
+    let d1 = temp_dir("dsm");
+    let d2 = temp_dir("dsa");
+    let d3 = temp_dir("dsb");
+    let master = Server::ours(&d1, &["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "2"]);
+    let mut m = master.conn();
+    load_dataset(&mut m, "a");
+    let port = master.port.to_string();
+    let ra = Server::ours(&d2, &["--slaveof", "127.0.0.1", &port]);
+    let rb = Server::ours(&d3, &["--slaveof", "127.0.0.1", &port]);
+    let (mut a, mut b) = (ra.conn(), rb.conn());
+    wait_until("links up", || link_up(&mut a) && link_up(&mut b));
+    write_burst(&mut m, "a");
+    wait_same(&mut m, &mut a, "replica a");
+    wait_same(&mut m, &mut b, "replica b");
+    assert_eq!(info_num(&mut m, "stats", "sync_full"), 2);
+    assert_eq!(master.log().matches("target: replicas sockets").count(), 1, "{}", master.log());
+}
+
+/// The AUX fields of an RDB file.
+fn rdb_aux(path: &std::path::Path) -> BTreeMap<String, String> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut reader = compat::rdb::RdbReader::new(&bytes[..]).unwrap();
+    while reader.read_item().unwrap().is_some() {}
+    reader
+        .aux()
+        .iter()
+        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
+
+/// A replica saving RDB v10 records `repl-id`/`repl-offset`/`repl-stream-db`; restarted, it
+/// asks its master (ours, then Redis 7) for a partial resync from there, and goes on in the
+/// database the master's stream had selected. With RDB v7 (what 3.2 writes: no such fields)
+/// the restart takes a full sync.
+#[test]
+fn restarted_replica_continues_from_the_rdb_position() {
+    let redis = redis_server_binary();
+    for (master_kind, rdb_version) in [("ours", "10"), ("redis", "10"), ("ours", "7")] {
+        let dm = temp_dir("rm");
+        let dr = temp_dir("rr");
+        let master = match (master_kind, &redis) {
+            ("ours", _) => Server::ours(&dm, &["--repl-diskless-sync-delay", "0"]),
+            (_, Some(bin)) => Server::start(bin, &dm, &["--repl-diskless-sync-delay", "0"]),
+            (_, None) => {
+                eprintln!("SKIPPED (Redis 7 master): redis-server not found on PATH");
+                continue;
+            }
+        };
+        let mut m = master.conn();
+        load_dataset(&mut m, "a");
+        let pm = master.port.to_string();
+        let mut replica = Server::ours(&dr, &["--slaveof", "127.0.0.1", &pm, "--rdb-version", rdb_version]);
+        let mut r = replica.conn();
+        wait_until("link up", || link_up(&mut r));
+        // The master's stream is left in db 3.
+        m.ok(&["SELECT", "3"]);
+        m.ok(&["SET", "k1", "before"]);
+        wait_same(&mut m, &mut r, "before the restart");
+        let full_before = info_num(&mut m, "stats", "sync_full");
+        let partial_before = info_num(&mut m, "stats", "sync_partial_ok");
+        r.ok(&["SAVE"]);
+        let aux = rdb_aux(&dr.join("dump.rdb"));
+        let master_id = info(&mut m, "replication", "master_replid");
+        if rdb_version == "10" {
+            assert_eq!(aux.get("repl-id"), Some(&master_id), "{aux:?}");
+            assert_eq!(aux.get("repl-stream-db").map(String::as_str), Some("3"), "{aux:?}");
+            let off: i64 = aux["repl-offset"].parse().unwrap();
+            assert_eq!(off, info_num(&mut r, "replication", "slave_repl_offset"));
+        } else {
+            assert!(!aux.contains_key("repl-id"), "3.2's v7 files have no replication fields: {aux:?}");
+        }
+        drop(r);
+        replica.kill9();
+        // Written while the replica is down, in db 3 again: no new SELECT in the stream.
+        m.ok(&["SELECT", "3"]);
+        m.ok(&["SET", "k2", "while down"]);
+        replica.spawn();
+        let mut r = replica.conn();
+        wait_until("link up again", || link_up(&mut r));
+        m.ok(&["SET", "k3", "after"]);
+        wait_same(&mut m, &mut r, "after the restart");
+        let (full, partial) = (info_num(&mut m, "stats", "sync_full"), info_num(&mut m, "stats", "sync_partial_ok"));
+        if rdb_version == "10" {
+            assert_eq!((full, partial), (full_before, partial_before + 1), "{master_kind}: not a partial resync");
+            assert!(replica.log().contains("Restored replication ID and offset"), "{}", replica.log());
+        } else {
+            assert_eq!(full, full_before + 1, "{master_kind}: v7 restart must take a full sync");
+        }
+        m.ok(&["SELECT", "0"]);
+    }
 }

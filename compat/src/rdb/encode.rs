@@ -162,8 +162,14 @@ fn allow_insert_70(node_sz: usize, node_count: usize, sz: usize, fill: i32) -> b
     }
 }
 
+/// Redis's zset order: score (-0.0 equal to 0.0), then member bytes. NaN scores (Redis refuses
+/// them, but a decoded value may hold one) sort after every number so the order stays total.
 fn zset_ascending(a: &(bytes::Bytes, f64), b: &(bytes::Bytes, f64)) -> Ordering {
-    a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal).then_with(|| a.0.cmp(&b.0))
+    let by_score = match (a.1.is_nan(), b.1.is_nan()) {
+        (false, false) => a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal),
+        (x, y) => x.cmp(&y),
+    };
+    by_score.then_with(|| a.0.cmp(&b.0))
 }
 
 fn all_integers(members: &[bytes::Bytes]) -> Option<Vec<i64>> {

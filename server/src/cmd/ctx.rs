@@ -68,9 +68,11 @@ impl Ctx<'_> {
         if self.expire_at_if_needed(at) {
             return None;
         }
-        let old = self.state.dbs[db].entry(at).lru;
-        let lru = crate::evict::touched_lru(self.state, old);
-        self.state.dbs[db].entry_mut(at).lru = lru;
+        if !crate::persist::child_active(self.state) {
+            let old = self.state.dbs[db].entry(at).lru;
+            let lru = crate::evict::touched_lru(self.state, old);
+            self.state.dbs[db].entry_mut(at).lru = lru;
+        }
         Some(at)
     }
 

@@ -23,6 +23,8 @@ pub mod script;
 pub mod server;
 pub mod set;
 pub mod slots;
+pub mod slots_mgrt;
+pub mod slots_restore;
 pub mod string;
 mod subcommands;
 pub mod tx;
@@ -121,6 +123,8 @@ fn families() -> &'static [&'static [CommandSpec]] {
         zset::COMMANDS,
         server::COMMANDS,
         slots::COMMANDS,
+        slots_mgrt::COMMANDS,
+        slots_restore::COMMANDS,
         tx::COMMANDS,
         pubsub::COMMANDS,
         list_blocking::COMMANDS,

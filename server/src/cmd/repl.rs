@@ -70,8 +70,11 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
                 ctx.state.repl.confs.entry(id).or_default().ip = Some(String::from_utf8_lossy(val).to_string());
             }
             "capa" => {
+                let conf = ctx.state.repl.confs.entry(id).or_default();
                 if val.eq_ignore_ascii_case(b"psync2") {
-                    ctx.state.repl.confs.entry(id).or_default().psync2 = true;
+                    conf.psync2 = true;
+                } else if val.eq_ignore_ascii_case(b"eof") {
+                    conf.eof = true;
                 }
             }
             "ack" => {

@@ -103,7 +103,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             let ran = match scripting::lock_or_busy(&shared).await {
                 Some(mut st) => {
                     st.stats.net_input_bytes += std::mem::take(&mut in_bytes);
-                    Some(run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply))
+                    let ran = run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply);
+                    shared.lock_waiters.released();
+                    Some(ran)
                 }
                 None => None,
             };
@@ -126,6 +128,15 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             }
             if client.close_after_reply {
                 break 'conn;
+            }
+            if let Some(job) = client.job.take() {
+                // Slot migration: talks to the target without the state lock; requests behind
+                // it wait for its reply.
+                let out = crate::migrate::run_job(&shared, job).await;
+                if stream.write_all(&out).await.is_err() {
+                    break 'conn;
+                }
+                continue;
             }
             if blocked {
                 // Requests behind a blocking command wait until it is answered.
@@ -192,7 +203,11 @@ fn run_batch(
                 }
                 cmd::execute(&mut st, client, &args, reply);
                 last_cmd = args.first().cloned();
-                if client.close_after_reply || reply.len() > 1 << 20 || st.blocking.is_blocked(id) {
+                if client.close_after_reply
+                    || reply.len() > 1 << 20
+                    || st.blocking.is_blocked(id)
+                    || client.job.is_some()
+                {
                     break;
                 }
             }

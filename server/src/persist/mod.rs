@@ -102,6 +102,15 @@ impl Persist {
     }
 }
 
+/// Whether a forked child (BGSAVE, AOF rewrite, replication RDB) shares our memory: reads
+/// must then not write to the keyspace (no LRU/LFU update), or every page they touch gets
+/// copied, as Redis's `hasActiveChildProcess` avoids.
+pub fn child_active(state: &State) -> bool {
+    state.persist.child.is_some()
+        || state.repl.diskless.is_some()
+        || state.repl.replicas.iter().any(|r| r.child.is_some())
+}
+
 /// A write command that must not be replayed as issued (it depends on the outside world, like
 /// slot migration) calls this with what the AOF should get instead; several calls accumulate.
 #[allow(dead_code)] // for families whose effects are not reproducible from their arguments
@@ -114,7 +123,10 @@ fn rdb_path(state: &State) -> PathBuf {
 }
 
 fn save_meta(state: &State) -> rdb::SaveMeta {
-    rdb::SaveMeta::from_config(&state.config, crate::util::now_ms(), crate::cmd::server::info::used_memory())
+    let mut meta =
+        rdb::SaveMeta::from_config(&state.config, crate::util::now_ms(), crate::cmd::server::info::used_memory());
+    meta.repl = crate::repl::save_info(state);
+    meta
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +138,7 @@ fn save_meta(state: &State) -> rdb::SaveMeta {
 /// Must be called with the state lock held (the child's copy of the keyspace is then
 /// consistent). The child may only touch the data it was given and the file system: other
 /// threads do not exist in it, so any lock one of them held stays locked forever.
-fn fork_child(work: impl FnOnce() -> bool) -> std::io::Result<i32> {
+pub(crate) fn fork_child(work: impl FnOnce() -> bool) -> std::io::Result<i32> {
     // SAFETY: after fork the child only runs `work` (plain data walking, allocation through
     // jemalloc, which is fork-safe, and file I/O) and then `_exit`s without running
     // destructors or atexit handlers.
@@ -146,16 +158,57 @@ fn fork_child(work: impl FnOnce() -> bool) -> std::io::Result<i32> {
     Ok(pid)
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// [`fork_child`] for a child that streams its output to the parent (diskless replication):
+/// `work` gets the write end of a pipe, the parent gets the child's pid and the read end, which
+/// reaches end-of-file when the child exits.
+pub(crate) fn fork_child_to_pipe(work: impl FnOnce(std::fs::File) -> bool) -> std::io::Result<(i32, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills `fds` with two new descriptors we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as for `fork_child`; the child keeps only the pipe's write end, moved to fd 3.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let e = std::io::Error::last_os_error();
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        return Err(e);
+    }
+    if pid == 0 {
+        unsafe {
+            libc::dup2(fds[1], 3);
+        }
+        close_fds_from(4);
+        let out = unsafe { std::fs::File::from_raw_fd(3) };
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(out))).unwrap_or(false);
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+    }
+    // SAFETY: the parent closes its copy of the write end (so the read end sees EOF when the
+    // child exits) and owns the read end.
+    unsafe {
+        libc::close(fds[1]);
+        Ok((pid, std::fs::File::from_raw_fd(fds[0])))
+    }
+}
+
 fn close_inherited_fds() {
+    close_fds_from(3);
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn close_fds_from(first: u32) {
     // SAFETY: close_range(2) on descriptors this (single-threaded) child does not use.
     unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn close_inherited_fds() {}
+fn close_fds_from(_first: u32) {}
 
 /// Kills the running child (if any), waits for it and removes its temporary file.
 pub fn kill_child(state: &mut State) {
@@ -382,6 +435,7 @@ fn load_data(state: &mut State, started: Instant) -> Result<(), String> {
     match rdb::load_file(state, &path) {
         Ok(Some(stats)) => {
             tracing::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
+            crate::repl::restore_from_rdb(state, &stats);
             if stats.expired_skipped > 0 || stats.empty_skipped > 0 {
                 tracing::info!(
                     "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use compat::rdb::{EncodeOptions, Item, RdbReader, RdbVersion, RdbWriter, StandardAux};
+use compat::rdb::{EncodeOptions, Item, RdbReader, RdbVersion, RdbWriter, ReplAux, StandardAux};
 
 use crate::cmd::dump::{from_rdb, to_rdb, ValueError};
 use crate::config::Config;
@@ -13,13 +13,27 @@ use crate::server::State;
 
 /// What goes into the AUX fields, taken in the parent (the child must not query jemalloc
 /// statistics or the clock through locks).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct SaveMeta {
     pub opts: EncodeOptions,
     pub now_ms: i64,
     pub used_mem: u64,
     /// Written as `aof-base 1` / used as an AOF preamble (informational only).
     pub version_str: &'static str,
+    /// The replication position (`repl-stream-db`, `repl-id`, `repl-offset`), written for RDB
+    /// v8+ only: codis-server 3.2 (v7) writes none.
+    pub repl: Option<ReplInfo>,
+    /// `rdb-key-save-delay`: microseconds the writer sleeps after each key (a Redis testing
+    /// knob that keeps a save child alive long enough to observe).
+    pub key_delay_us: u64,
+}
+
+/// Where the replication stream was when the snapshot was taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplInfo {
+    pub stream_db: i64,
+    pub id: String,
+    pub offset: i64,
 }
 
 impl SaveMeta {
@@ -30,7 +44,9 @@ impl SaveMeta {
             RdbVersion::V7 => crate::cmd::connection::REDIS_VERSION,
             RdbVersion::V10 => "7.0.15",
         };
-        SaveMeta { opts, now_ms, used_mem, version_str }
+        let idx = crate::config::table::index_of("rdb-key-save-delay");
+        let key_delay_us = config.values[idx].parse::<i64>().unwrap_or(0).max(0) as u64;
+        SaveMeta { opts, now_ms, used_mem, version_str, repl: None, key_delay_us }
     }
 }
 
@@ -42,7 +58,7 @@ pub fn write_rdb<W: Write>(w: W, dbs: &[Db], meta: &SaveMeta) -> io::Result<(W, 
         redis_ver: meta.version_str,
         ctime: meta.now_ms / 1000,
         used_mem: meta.used_mem,
-        repl: None,
+        repl: meta.repl.as_ref().map(|r| ReplAux { stream_db: r.stream_db, repl_id: &r.id, offset: r.offset }),
     })?;
     let mut keys = 0u64;
     for db in dbs {
@@ -58,6 +74,9 @@ pub fn write_rdb<W: Write>(w: W, dbs: &[Db], meta: &SaveMeta) -> io::Result<(W, 
             let expire = (e.expire_ms != 0).then_some(e.expire_ms);
             rdb.write_entry(&e.key, &to_rdb(&e.value), expire)?;
             keys += 1;
+            if meta.key_delay_us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(meta.key_delay_us));
+            }
         }
     }
     Ok((rdb.finish()?, keys))
@@ -93,12 +112,16 @@ pub fn fsync_dir(path: &Path) {
     }
 }
 
-/// Counts from a load.
-#[derive(Debug, Default, Clone, Copy)]
+/// Counts from a load, and the replication position the file recorded (AUX `repl-id` and
+/// `repl-offset`, written by Redis 4+ and by us for RDB v8+).
+#[derive(Debug, Default, Clone)]
 pub struct LoadStats {
     pub keys: u64,
     pub expired_skipped: u64,
     pub empty_skipped: u64,
+    pub repl_id: Option<String>,
+    pub repl_offset: Option<i64>,
+    pub repl_stream_db: Option<i64>,
 }
 
 /// Why a load failed (the message is logged before the server gives up).
@@ -114,11 +137,18 @@ impl std::fmt::Display for LoadError {
 /// Loads an RDB stream into `state` (keys already present are replaced). Reads exactly the RDB
 /// (up to its checksum), so an AOF tail after a preamble stays in `r`.
 pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), LoadError> {
+    let clock = state.lru_clock();
+    load_into(&mut state.dbs, &state.config, clock, r)
+}
+
+/// [`load_rdb`] into databases outside the server state (a replica parses its master's RDB
+/// into a fresh keyspace while it streams in, then swaps it in).
+pub fn load_into<R: Read>(dbs: &mut [Db], config: &Config, clock: u32, r: R) -> Result<(R, LoadStats), LoadError> {
     let mut reader =
         RdbReader::new(r).map_err(|e| LoadError(format!("Wrong signature trying to load DB from file: {e}")))?;
     let mut stats = LoadStats::default();
     let now = crate::util::now_ms();
-    let clock = state.lru_clock() as i64;
+    let clock = clock as i64;
     loop {
         let item = match reader.read_item() {
             Ok(Some(item)) => item,
@@ -132,10 +162,10 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
         match item {
             Item::Entry(e) => {
                 let db = e.db as usize;
-                if db >= state.dbs.len() {
+                if db >= dbs.len() {
                     return Err(LoadError(format!(
                         "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
-                        state.dbs.len()
+                        dbs.len()
                     )));
                 }
                 if let Some(ms) = e.expire_ms {
@@ -144,7 +174,7 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
                         continue;
                     }
                 }
-                let value = match from_rdb(e.value, &state.config) {
+                let value = match from_rdb(e.value, config) {
                     Ok(v) => v,
                     Err(ValueError::Empty) => {
                         stats.empty_skipped += 1;
@@ -161,7 +191,7 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
                     Some(idle) => ((clock - (idle.min(0xFF_FFFF) as i64)) & 0xFF_FFFF) as u32,
                     None => clock as u32,
                 };
-                let d = &mut state.dbs[db];
+                let d = &mut dbs[db];
                 if d.locate(&e.key).is_some() {
                     d.remove(&e.key);
                 }
@@ -177,7 +207,15 @@ pub fn load_rdb<R: Read>(state: &mut State, r: R) -> Result<(R, LoadStats), Load
                     "The RDB file contains AUX module data for module '{module_name}' that I can't load"
                 )));
             }
-            Item::Aux { .. } | Item::SelectDb(_) | Item::ResizeDb { .. } | Item::SlotInfo { .. } => {}
+            Item::Aux { key, value } => match &key[..] {
+                b"repl-id" => stats.repl_id = Some(String::from_utf8_lossy(&value).into_owned()),
+                b"repl-offset" => stats.repl_offset = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok()),
+                b"repl-stream-db" => {
+                    stats.repl_stream_db = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok())
+                }
+                _ => {}
+            },
+            Item::SelectDb(_) | Item::ResizeDb { .. } | Item::SlotInfo { .. } => {}
         }
     }
     Ok((reader.into_inner(), stats))

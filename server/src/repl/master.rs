@@ -36,28 +36,40 @@ pub fn sync(state: &mut State, id: u64, psync: Option<(&str, i64)>) -> Result<Sy
         }
     }
     ensure_backlog(state);
+    let now = crate::util::now_ms();
+    let mut replica = Replica {
+        client: id,
+        state: ReplicaState::WaitBgsaveStart,
+        listening_port: conf.listening_port,
+        ip: conf.ip.clone(),
+        ack_off: 0,
+        ack_ms: now,
+        pre_psync: psync.is_none(),
+        pending: Vec::new(),
+        child: None,
+        bulk: None,
+        since_ms: now,
+        psync2: conf.psync2,
+    };
+    if let Some(c) = state.clients.get_mut(&id) {
+        c.is_replica = true;
+    }
+    state.repl.sync_full += 1;
+    if state.config.repl_diskless_sync && conf.eof {
+        // `+FULLRESYNC` goes out when the transfer starts (see `diskless`).
+        tracing::info!("Delay next BGSAVE for diskless SYNC");
+        state.repl.replicas.push(replica);
+        return Ok(SyncOutcome::Full(Vec::new()));
+    }
     // The replica's stream starts with a SELECT.
     state.repl.selected_db = None;
     let version = if conf.psync2 { RdbVersion::V10 } else { RdbVersion::V7 };
     let pid = fork_rdb(state, version).map_err(|e| format!("ERR Can't fork for the replication RDB: {e}"))?;
     tracing::info!("Starting BGSAVE for SYNC with target: disk (child {pid})");
     let offset = state.repl.master_repl_offset;
-    state.repl.sync_full += 1;
-    state.repl.replicas.push(Replica {
-        client: id,
-        state: ReplicaState::WaitBgsave,
-        listening_port: conf.listening_port,
-        ip: conf.ip.clone(),
-        ack_off: 0,
-        ack_ms: crate::util::now_ms(),
-        pre_psync: psync.is_none(),
-        pending: Vec::new(),
-        child: Some(pid),
-        bulk: None,
-    });
-    if let Some(c) = state.clients.get_mut(&id) {
-        c.is_replica = true;
-    }
+    replica.state = ReplicaState::WaitBgsave;
+    replica.child = Some(pid);
+    state.repl.replicas.push(replica);
     let reply = match psync {
         Some(_) => format!("+FULLRESYNC {} {}\r\n", state.repl.replid, offset).into_bytes(),
         None => Vec::new(),
@@ -93,6 +105,8 @@ fn try_partial(state: &mut State, id: u64, conf: &super::ReplConf, replid: &str,
         pending: Vec::new(),
         child: None,
         bulk: None,
+        since_ms: 0,
+        psync2: conf.psync2,
     });
     if let Some(c) = state.clients.get_mut(&id) {
         c.is_replica = true;
@@ -100,43 +114,33 @@ fn try_partial(state: &mut State, id: u64, conf: &super::ReplConf, replid: &str,
     Some(out)
 }
 
-/// Forks a child writing the dataset as an RDB of `version` to `temp-repl-<pid>.rdb`.
-fn fork_rdb(state: &State, version: RdbVersion) -> std::io::Result<i32> {
-    let opts = crate::cmd::dump::encode_options(&state.config, version);
-    let version_str = match version {
+/// What a replication RDB of `version` records in its AUX fields.
+pub(super) fn save_meta(state: &State, version: RdbVersion) -> SaveMeta {
+    let mut meta = SaveMeta::from_config(&state.config, crate::util::now_ms(), crate::cmd::server::info::used_memory());
+    meta.opts = crate::cmd::dump::encode_options(&state.config, version);
+    meta.version_str = match version {
         RdbVersion::V7 => crate::cmd::connection::REDIS_VERSION,
         RdbVersion::V10 => "7.0.15",
     };
-    let meta = SaveMeta {
-        opts,
-        now_ms: crate::util::now_ms(),
-        used_mem: crate::cmd::server::info::used_memory(),
-        version_str,
-    };
+    meta.repl = super::save_info(state);
+    meta
+}
+
+/// Forks a child writing the dataset as an RDB of `version` to `temp-repl-<pid>.rdb`.
+fn fork_rdb(state: &State, version: RdbVersion) -> std::io::Result<i32> {
+    let meta = save_meta(state, version);
     let dir = state.config.dir.clone();
     let dbs = &state.dbs;
-    // SAFETY: as for BGSAVE: the child only walks the keyspace, writes a file and `_exit`s.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if pid == 0 {
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        unsafe {
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-        }
-        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let path = dir.join(format!("temp-repl-{}.rdb", std::process::id()));
+    crate::persist::fork_child(|| {
+        let path = dir.join(format!("temp-repl-{}.rdb", std::process::id()));
+        let write = || {
             let f = std::fs::File::create(&path)?;
             let (bw, _) = write_rdb(std::io::BufWriter::with_capacity(1 << 16, f), dbs, &meta)?;
             bw.into_inner().map_err(|e| e.into_error())?;
             Ok::<(), std::io::Error>(())
-        }))
-        .map(|r| r.is_ok())
-        .unwrap_or(false);
-        unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-    }
-    Ok(pid)
+        };
+        write().is_ok()
+    })
 }
 
 /// Output queued for a replica receiving its RDB, at most (the connection drains it while
@@ -173,14 +177,14 @@ fn send_bulk(state: &mut State, i: usize) {
 }
 
 /// Appends to a client's output without the output-buffer limit (the RDB payload).
-fn push_unlimited(state: &mut State, id: u64, bytes: &[u8]) {
+pub(super) fn push_unlimited(state: &mut State, id: u64, bytes: &[u8]) {
     if let Some(c) = state.clients.get_mut(&id) {
         c.outbox.push(bytes);
         c.kill.notify_one();
     }
 }
 
-fn kill_client(state: &mut State, id: u64) {
+pub(super) fn kill_client(state: &mut State, id: u64) {
     if let Some(c) = state.clients.get_mut(&id) {
         c.kill();
     }
@@ -199,6 +203,24 @@ fn reap(pid: i32, block: bool) -> Option<bool> {
 /// Drops replicas whose connection closed, delivers finished RDBs, PINGs replicas.
 pub fn cron(state: &mut State) {
     state.current_client = 0;
+    super::diskless::poll(state);
+    super::diskless::maybe_start(state);
+    let now = crate::util::now_ms();
+    if now - state.repl.last_newline_ms >= 1000 {
+        // Replicas waiting for their RDB get a newline a second, which refreshes their
+        // read timeout (the replica skips it), as Redis does.
+        state.repl.last_newline_ms = now;
+        let waiting: Vec<u64> = state
+            .repl
+            .replicas
+            .iter()
+            .filter(|r| matches!(r.state, ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsave))
+            .map(|r| r.client)
+            .collect();
+        for id in waiting {
+            push_unlimited(state, id, b"\n");
+        }
+    }
     let mut i = 0;
     while i < state.repl.replicas.len() {
         let id = state.repl.replicas[i].client;
@@ -242,14 +264,17 @@ pub fn cron(state: &mut State) {
         }
         i += 1;
     }
-    let now = crate::util::now_ms();
     // Replicas that stopped acknowledging for `repl-timeout` are dropped.
     let timeout_ms = state.config.repl_timeout.max(1) as i64 * 1000;
     let timed_out: Vec<u64> = state
         .repl
         .replicas
         .iter()
-        .filter(|r| r.state == ReplicaState::Online && !r.pre_psync && now - r.ack_ms > timeout_ms)
+        .filter(|r| {
+            matches!(r.state, ReplicaState::Online | ReplicaState::WaitAck)
+                && !r.pre_psync
+                && now - r.ack_ms > timeout_ms
+        })
         .map(|r| r.client)
         .collect();
     for id in timed_out {
@@ -281,9 +306,15 @@ pub fn disconnect_replicas(state: &mut State) {
 /// REPLCONF ACK from a replica.
 pub fn ack(state: &mut State, id: u64, offset: u64) {
     let now = crate::util::now_ms();
-    if let Some(r) = state.repl.replicas.iter_mut().find(|r| r.client == id) {
-        r.ack_off = offset;
-        r.ack_ms = now;
+    let Some(r) = state.repl.replicas.iter_mut().find(|r| r.client == id) else { return };
+    r.ack_off = offset;
+    r.ack_ms = now;
+    if r.state == ReplicaState::WaitAck {
+        // After a diskless transfer: the replica loaded the RDB, the stream can start.
+        r.state = ReplicaState::Online;
+        let pending = std::mem::take(&mut r.pending);
+        push_unlimited(state, id, &pending);
+        tracing::info!("Synchronization with replica (client id #{id}) succeeded");
     }
     super::check_waiters(state);
 }

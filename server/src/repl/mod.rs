@@ -9,8 +9,10 @@
 //! partially resync after a failover, PSYNC2).
 
 pub mod backlog;
+pub mod diskless;
 pub mod master;
 pub mod replica;
+pub mod sync_load;
 
 use std::sync::Arc;
 
@@ -23,10 +25,16 @@ use backlog::Backlog;
 /// Where an attached replica is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplicaState {
+    /// Diskless sync: waiting for `repl-diskless-sync-delay` (other replicas may join the same
+    /// transfer). No snapshot yet, so writes are not kept.
+    WaitBgsaveStart,
     /// Waiting for the RDB child; writes are kept in `pending`.
     WaitBgsave,
-    /// The RDB is being sent (`bulk`); writes still go to `pending`.
+    /// The RDB is being sent (`bulk`, or the diskless relay); writes still go to `pending`.
     SendBulk,
+    /// Diskless RDB sent: the stream starts at the replica's first REPLCONF ACK (it has no
+    /// length to tell where the RDB ends, so it must have parsed it all first).
+    WaitAck,
     Online,
 }
 
@@ -47,6 +55,10 @@ pub struct Replica {
     pub child: Option<i32>,
     /// The (unlinked) RDB file being sent and the bytes left.
     pub bulk: Option<(std::fs::File, u64)>,
+    /// Unix ms when it asked for a full sync (diskless delay).
+    pub since_ms: i64,
+    /// Announced `capa psync2`: gets an RDB v10, else v7.
+    pub psync2: bool,
 }
 
 /// What a connection learned from REPLCONF before it sent PSYNC.
@@ -55,6 +67,8 @@ pub struct ReplConf {
     pub listening_port: u16,
     pub ip: Option<String>,
     pub psync2: bool,
+    /// Announced `capa eof`: can take a diskless `$EOF:` transfer.
+    pub eof: bool,
 }
 
 /// State of the link to our master (replica side).
@@ -95,6 +109,13 @@ pub struct Repl {
     pub waiters: Vec<Waiter>,
     /// The current EXEC already wrote its MULTI to the stream.
     pub exec_wrote: bool,
+    /// The running diskless transfer.
+    pub diskless: Option<diskless::Job>,
+    /// Unix ms of the last keep-alive newline to replicas waiting for their RDB.
+    pub last_newline_ms: i64,
+    /// Database the master's stream has selected (kept across a partial resync, which sends no
+    /// SELECT, and across a restart through the RDB's `repl-stream-db`).
+    pub master_db: usize,
 }
 
 /// A client blocked in WAIT: until `num` replicas acknowledged `offset`, or `deadline_ms`.
@@ -133,6 +154,9 @@ impl Default for Repl {
             applying_master: false,
             waiters: Vec::new(),
             exec_wrote: false,
+            diskless: None,
+            last_newline_ms: 0,
+            master_db: 0,
         }
     }
 }
@@ -187,7 +211,10 @@ pub fn feed_raw(state: &mut State, bytes: &[u8]) {
     let mut online = Vec::new();
     for r in state.repl.replicas.iter_mut() {
         match r.state {
-            ReplicaState::WaitBgsave | ReplicaState::SendBulk => r.pending.extend_from_slice(bytes),
+            ReplicaState::WaitBgsaveStart => {}
+            ReplicaState::WaitBgsave | ReplicaState::SendBulk | ReplicaState::WaitAck => {
+                r.pending.extend_from_slice(bytes)
+            }
             ReplicaState::Online => online.push(r.client),
         }
     }
@@ -209,6 +236,47 @@ pub fn ensure_backlog(state: &mut State) {
             state.repl.second_replid_offset = -1;
         }
     }
+}
+
+/// The replication position saved in an RDB (Redis's `rdbPopulateSaveInfo`): a master with a
+/// backlog, or a replica that synced with its master. `None` otherwise.
+pub fn save_info(state: &State) -> Option<crate::persist::rdb::ReplInfo> {
+    let r = &state.repl;
+    let stream_db = if !is_replica(state) {
+        r.backlog.as_ref()?;
+        r.selected_db.unwrap_or(0)
+    } else if r.link.synced {
+        r.master_db
+    } else {
+        return None;
+    };
+    Some(crate::persist::rdb::ReplInfo {
+        stream_db: stream_db as i64,
+        id: r.replid.clone(),
+        offset: r.master_repl_offset as i64,
+    })
+}
+
+/// After loading the RDB at startup: a replica takes the replication id and offset the file
+/// recorded, so its first PSYNC can continue where it stopped (as Redis 4+ does).
+pub fn restore_from_rdb(state: &mut State, stats: &crate::persist::rdb::LoadStats) {
+    let (Some(id), Some(offset), Some(db)) = (&stats.repl_id, stats.repl_offset, stats.repl_stream_db) else {
+        return;
+    };
+    if !is_replica(state) || id.len() != 40 || offset < 0 || db < 0 || db as usize >= state.dbs.len() {
+        return;
+    }
+    state.repl.replid = id.clone();
+    state.repl.replid2 = "0".repeat(40);
+    state.repl.second_replid_offset = -1;
+    state.repl.master_repl_offset = offset as u64;
+    state.repl.master_db = db as usize;
+    state.repl.link.synced = true;
+    ensure_backlog(state);
+    if let Some(b) = state.repl.backlog.as_mut() {
+        b.set_offset(offset as u64);
+    }
+    tracing::info!("Restored replication ID and offset from the RDB file: {id}:{offset}");
 }
 
 /// A replica whose link is down refuses commands with `replica-serve-stale-data no`.
@@ -313,9 +381,9 @@ pub fn info(state: &State) -> String {
             .or_else(|| state.clients.get(&rep.client).map(|c| c.addr.ip().to_string()))
             .unwrap_or_else(|| "?".into());
         let st = match rep.state {
-            ReplicaState::WaitBgsave => "wait_bgsave",
+            ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsave => "wait_bgsave",
             ReplicaState::SendBulk => "send_bulk",
-            ReplicaState::Online => "online",
+            ReplicaState::WaitAck | ReplicaState::Online => "online",
         };
         let lag = if rep.ack_ms > 0 { (now - rep.ack_ms) / 1000 } else { 0 };
         let _ =

@@ -10,7 +10,7 @@ use compat::resp::{Limits, RequestDecoder, MAX_MULTIBULK_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::encode_cmd;
+use super::{encode_cmd, sync_load};
 use crate::client::{Client, ClientInfo};
 use crate::cmd::{execute, Reply};
 use crate::server::{Shared, State};
@@ -149,14 +149,20 @@ async fn link(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Result<(
         let off: u64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
         tracing::info!("Full resync from master: {id}:{off}");
         shared.state.lock().repl.link.sync_in_progress = true;
-        let rdb = read_payload(&mut c).await?;
+        let (loaded, conn) = receive_rdb(shared, c).await?;
+        c = conn;
         let mut st = shared.state.lock();
         if st.repl.link_gen != gen {
             return Ok(());
         }
-        load_payload(&mut st, &rdb)?;
+        st.stats.net_input_bytes += loaded.received;
+        tracing::info!("MASTER <-> REPLICA sync: Loaded {} keys", loaded.stats.keys);
+        let old = install_dataset(&mut st, loaded.dbs);
+        // Freeing the old dataset can take a while: not under the lock.
+        tokio::task::spawn_blocking(move || drop(old));
         tracing::info!("MASTER <-> REPLICA sync: Finished with success");
         let r = &mut st.repl;
+        r.master_db = 0;
         r.replid = id;
         r.replid2 = "0".repeat(40);
         r.second_replid_offset = -1;
@@ -192,55 +198,54 @@ async fn link(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Result<(
     stream_loop(shared, &mut c, gen, notify).await
 }
 
-/// Reads the RDB payload: `$<len>` or `$EOF:<40-byte mark>` ... mark.
-async fn read_payload(c: &mut Conn) -> Result<Vec<u8>, String> {
+/// Reads the payload header, then receives and parses the RDB on a blocking thread (see
+/// [`super::sync_load`]); gives back the connection with what followed the payload.
+async fn receive_rdb(shared: &Arc<Shared>, mut c: Conn) -> Result<(sync_load::Loaded, Conn), String> {
     let header = c.line().await?;
-    let Some(h) = header.strip_prefix('$') else {
-        return Err(format!("Bad protocol from MASTER, the first byte is not '$': {header}"));
+    let framing = sync_load::Framing::parse(&header)?;
+    match &framing {
+        sync_load::Framing::Eof(_) => {
+            tracing::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to parser")
+        }
+        sync_load::Framing::Sized(n) => {
+            tracing::info!("MASTER <-> REPLICA sync: receiving {n} bytes from master to parser")
+        }
+    }
+    let (config, clock) = {
+        let st = shared.state.lock();
+        (st.config.clone(), st.lru_clock())
     };
-    if let Some(mark) = h.strip_prefix("EOF:") {
-        let mark = mark.as_bytes().to_vec();
-        if mark.len() != 40 {
-            return Err("Bad EOF mark from MASTER".into());
-        }
-        // The stream may follow the mark at once: search for it, from where the previous search
-        // stopped.
-        let finder = memchr::memmem::Finder::new(&mark);
-        let mut from = 0;
-        loop {
-            if let Some(p) = finder.find(&c.buf[from..]) {
-                let data = c.buf.split_to(from + p).to_vec();
-                let _ = c.buf.split_to(40);
-                return Ok(data);
-            }
-            from = c.buf.len().saturating_sub(39);
-            c.fill().await?;
-        }
-    }
-    let len: usize = h.parse().map_err(|_| format!("Bad RDB length from MASTER: {h}"))?;
-    c.buf.reserve(len.saturating_sub(c.buf.len()));
-    while c.buf.len() < len {
-        c.fill().await?;
-    }
-    Ok(c.buf.split_to(len).to_vec())
+    let Conn { stream, buf, timeout } = c;
+    let sock = stream.into_std().map_err(|e| e.to_string())?;
+    sock.set_nonblocking(false).map_err(|e| e.to_string())?;
+    let (sock, r) = tokio::task::spawn_blocking(move || {
+        let r = sync_load::receive(&sock, buf, &framing, &config, clock, timeout);
+        (sock, r)
+    })
+    .await
+    .map_err(|e| format!("RDB loader thread failed: {e}"))?;
+    let mut loaded = r?;
+    sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let stream = TcpStream::from_std(sock).map_err(|e| e.to_string())?;
+    let after = std::mem::take(&mut loaded.after);
+    Ok((loaded, Conn { stream, buf: after, timeout }))
 }
 
-/// Replaces the dataset with the RDB received from the master.
-fn load_payload(st: &mut State, rdb: &[u8]) -> Result<(), String> {
+/// Replaces the dataset with the one loaded from the master; returns the old one.
+fn install_dataset(st: &mut State, dbs: Vec<crate::db::Db>) -> Vec<crate::db::Db> {
+    // WATCHed keys and blocked clients of the old and of the new dataset are told.
     for db in 0..st.dbs.len() {
         st.signal_db_changed(db, None);
-        st.dbs[db].clear();
     }
-    st.persist.loading = true;
-    let r = crate::persist::rdb::load_rdb(st, rdb);
-    st.persist.loading = false;
-    let (_, stats) = r.map_err(|e| format!("Failed trying to load the MASTER synchronization DB: {e}"))?;
-    tracing::info!("MASTER <-> REPLICA sync: Loaded {} keys", stats.keys);
+    let old = std::mem::replace(&mut st.dbs, dbs);
+    for db in 0..st.dbs.len() {
+        st.signal_db_changed(db, None);
+    }
     st.dirty += 1;
     if st.persist.aof.is_some() {
         st.persist.aof_rewrite_scheduled = true;
     }
-    Ok(())
+    old
 }
 
 async fn stream_loop(
@@ -254,6 +259,8 @@ async fn stream_loop(
     let local = c.stream.local_addr().map_err(|e| e.to_string())?;
     let mut client = Client::new(id, addr, local, true);
     client.master_link = true;
+    // After a partial resync the master goes on in the database it had selected.
+    client.db = shared.state.lock().repl.master_db;
     let kill = Arc::new(tokio::sync::Notify::new());
     {
         // Listed by CLIENT LIST (flags=M) and closable with CLIENT KILL TYPE master.
@@ -341,6 +348,7 @@ async fn apply_stream(
                 info.last_interaction_ms = now;
                 info.db = client.db;
             }
+            st.repl.master_db = client.db;
         }
         for off in acks {
             c.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;

@@ -11,7 +11,7 @@
 //! anything else → null.
 
 use bytes::Bytes;
-use compat::resp::{write, Frame};
+use compat::resp::write;
 use mlua::{Lua, Table, Value};
 
 use crate::cmd::Reply;
@@ -136,79 +136,6 @@ pub fn error_table(lua: &Lua, raw: &[u8], ignore_stats: bool) -> mlua::Result<Ta
         t.raw_set("ignore_error_stats_update", true)?;
     }
     Ok(t)
-}
-
-/// A command's reply as the Lua value `redis.call` returns.
-pub fn frame_to_lua(lua: &Lua, frame: Frame) -> mlua::Result<Value> {
-    Ok(match frame {
-        Frame::Simple(s) => {
-            let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(&s)?)?;
-            Value::Table(t)
-        }
-        Frame::Error(e) => {
-            let mut raw = Vec::with_capacity(e.len() + 1);
-            raw.push(b'-');
-            raw.extend_from_slice(&e);
-            Value::Table(error_table(lua, &raw, true)?)
-        }
-        Frame::Integer(i) => Value::Number(i as f64),
-        Frame::Bulk(b) => Value::String(lua.create_string(&b)?),
-        Frame::NullBulk | Frame::NullArray => Value::Boolean(false),
-        Frame::Array(items) | Frame::Push(items) => {
-            let t = lua.create_table()?;
-            for (i, f) in items.into_iter().enumerate() {
-                let v = frame_to_lua(lua, f)?;
-                t.raw_set(i + 1, v)?;
-            }
-            Value::Table(t)
-        }
-        Frame::Null => Value::Nil,
-        Frame::Boolean(b) => Value::Boolean(b),
-        Frame::Double(text) => {
-            let d = String::from_utf8_lossy(&text).parse::<f64>().unwrap_or(0.0);
-            single(lua, "double", Value::Number(d))?
-        }
-        Frame::BigNumber(s) => single(lua, "big_number", Value::String(lua.create_string(&s)?))?,
-        Frame::Verbatim(format, text) => {
-            let inner = lua.create_table()?;
-            inner.raw_set("string", lua.create_string(&text)?)?;
-            inner.raw_set("format", lua.create_string(&format)?)?;
-            single(lua, "verbatim_string", Value::Table(inner))?
-        }
-        Frame::Map(pairs) => {
-            let outer = lua.create_table()?;
-            let inner = lua.create_table()?;
-            for (k, v) in pairs {
-                let k = frame_to_lua(lua, k)?;
-                let v = frame_to_lua(lua, v)?;
-                if !k.is_nil() {
-                    inner.raw_set(k, v)?;
-                }
-            }
-            outer.raw_set("map", inner)?;
-            Value::Table(outer)
-        }
-        Frame::Set(items) => {
-            let outer = lua.create_table()?;
-            let inner = lua.create_table()?;
-            for f in items {
-                let k = frame_to_lua(lua, f)?;
-                if !k.is_nil() {
-                    inner.raw_set(k, true)?;
-                }
-            }
-            outer.raw_set("set", inner)?;
-            Value::Table(outer)
-        }
-        Frame::Attribute(_) => Value::Nil,
-    })
-}
-
-fn single(lua: &Lua, key: &str, v: Value) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set(key, v)?;
-    Ok(Value::Table(t))
 }
 
 /// Writes a script's return value as the reply to its caller. `script_resp3` is the protocol

@@ -11,18 +11,19 @@
 //! non-deterministic commands (RANDOMKEY, TIME, SRANDMEMBER, ...) are allowed, and
 //! `redis.replicate_commands()` / `redis.set_repl()` are accepted.
 
+mod call;
 mod convert;
 mod libs;
 mod rand;
 pub mod watch;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::c_void;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{Function, HookTriggers, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{ffi, Function, HookTriggers, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 pub use watch::{lock_or_busy, lock_state, lock_unless_script, serve_busy, ScriptWatch};
 
@@ -116,6 +117,7 @@ struct ScriptFlags {
     no_writes: bool,
 }
 
+#[derive(Clone)]
 struct Script {
     func: Function,
     flags: ScriptFlags,
@@ -127,11 +129,13 @@ struct Engine {
     globals: Table,
     /// What scripts see as their globals: the read-only view.
     env: Table,
-    /// Rust functions the prelude reads at call time (`call` and `setresp` are set per run).
-    raw: Table,
     /// Runs a function under the error handler: `(ok, value)`.
     runner: Function,
     scripts: HashMap<String, Script>,
+    /// The same scripts by body, so EVAL of a known body skips hashing it with SHA1.
+    by_body: HashMap<Bytes, Script, foldhash::fast::RandomState>,
+    /// Where `redis.call` finds the running script (boxed: its address is in the Lua state).
+    slot: Box<call::CallSlot>,
 }
 
 impl Engine {
@@ -146,6 +150,20 @@ impl Engine {
         let tramp = lua.create_function(|lua, f: Function| libs::trampolined(lua, f))?;
         raw.raw_set("trampoline", tramp)?;
         libs::register(&lua, &raw, rng.clone())?;
+        let slot = Box::<call::CallSlot>::default();
+        raw.raw_set("call", call::create(&lua, &*slot, true)?)?;
+        raw.raw_set("pcall", call::create(&lua, &*slot, false)?)?;
+        let slot_addr = &*slot as *const call::CallSlot as usize;
+        let setresp = lua.create_function(move |lua, args: MultiValue| {
+            // SAFETY: the slot lives as long as the engine (and so this function); it holds a
+            // caller only while a script runs on this thread.
+            let caller = unsafe { (*(slot_addr as *const call::CallSlot)).get() } as *mut Caller<'static, 'static>;
+            if caller.is_null() {
+                return libs::raise_err(lua, "redis.setresp() can only be used inside a script");
+            }
+            unsafe { (*caller).setresp(lua, args) }
+        })?;
+        raw.raw_set("setresp", setresp)?;
         let globals = lua.globals();
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=redis").into_function()?;
         let internals: Table = prelude.call((globals.clone(), raw.clone()))?;
@@ -160,7 +178,7 @@ impl Engine {
             w.yield_worker();
             Ok(VmState::Continue)
         })?;
-        Ok(Engine { lua, globals, env, raw, runner, scripts: HashMap::new() })
+        Ok(Engine { lua, globals, env, runner, scripts: HashMap::new(), by_body: HashMap::default(), slot })
     }
 
     /// Compiles `body` as `f_<sha>` (Redis's `luaCreateFunction`).
@@ -180,7 +198,9 @@ impl Engine {
                 };
                 CmdError::msg(sanitize(&format!("ERR Error compiling script (new function): {msg}")))
             })?;
-        Ok(self.scripts.entry(sha).or_insert(Script { func, flags }))
+        let script = Script { func, flags };
+        self.by_body.insert(Bytes::copy_from_slice(body), script.clone());
+        Ok(self.scripts.entry(sha).or_insert(script))
     }
 }
 
@@ -196,90 +216,103 @@ pub fn eval(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
     if numkeys < 0 {
         return Err(CmdError::fixed("ERR Number of keys can't be negative"));
     }
-    let sha = if by_sha { String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase() } else { sha1hex(&ctx.args[1]) };
     ctx.state.scripting.engine_mut()?;
     let mut engine = ctx.state.scripting.engine.take().expect("engine");
-    let result = run(&mut engine, ctx, sha, by_sha, ro, numkeys as usize);
+    let result = run(&mut engine, ctx, by_sha, ro, numkeys as usize);
     ctx.state.scripting.memory = engine.lua.used_memory();
     ctx.state.scripting.engine = Some(engine);
     result
 }
 
-fn run(engine: &mut Engine, ctx: &mut Ctx, sha: String, by_sha: bool, ro: bool, numkeys: usize) -> CmdResult {
-    if !engine.scripts.contains_key(&sha) {
-        if by_sha {
-            return Err(NOSCRIPT);
-        }
-        let body = ctx.args[1].clone();
-        engine.create(sha.clone(), &body)?;
+/// The script an EVAL or EVALSHA names, compiled on first use by EVAL.
+fn lookup(engine: &mut Engine, ctx: &Ctx, by_sha: bool) -> Result<Script, CmdError> {
+    if by_sha {
+        let sha = String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase();
+        return engine.scripts.get(&sha).cloned().ok_or(NOSCRIPT);
     }
-    let script = &engine.scripts[&sha];
-    let (func, flags) = (script.func.clone(), script.flags);
+    if let Some(script) = engine.by_body.get(&ctx.args[1]) {
+        return Ok(script.clone());
+    }
+    let body = ctx.args[1].clone();
+    Ok(engine.create(sha1hex(&body), &body)?.clone())
+}
+
+/// The SHA1 errors name: the argument of EVALSHA, or the hash of EVAL's body.
+fn script_sha(ctx: &Ctx, by_sha: bool) -> String {
+    if by_sha {
+        String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase()
+    } else {
+        sha1hex(&ctx.args[1])
+    }
+}
+
+/// Sets `KEYS` and `ARGV` in the real globals straight through the Lua API (once per script).
+fn set_keys_argv(engine: &Engine, args: &[Bytes], numkeys: usize) -> mlua::Result<()> {
+    let (keys, argv) = args[3..].split_at(numkeys);
+    // SAFETY: pushes and pops on the stack exec_raw lends, with room checked for each table.
+    unsafe {
+        engine.lua.exec_raw::<()>(&engine.globals, |state| {
+            for (name, items) in [(&b"KEYS"[..], keys), (&b"ARGV"[..], argv)] {
+                ffi::lua_pushlstring(state, name.as_ptr().cast(), name.len());
+                ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
+                for (i, item) in items.iter().enumerate() {
+                    ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                    ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+                }
+                ffi::lua_rawset(state, 1);
+            }
+        })
+    }
+}
+
+fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usize) -> CmdResult {
+    let Script { func, flags } = lookup(engine, ctx, by_sha)?;
     if !flags.compat && !flags.no_writes && ro {
         return Err(CmdError::fixed("ERR Can not execute a script with write flag using *_ro command."));
     }
-    let lua_err = |e: mlua::Error| CmdError::msg(sanitize(&format!("ERR Error running script {sha}, {e}")));
-    let lua = &engine.lua;
-    let keys = lua
-        .create_sequence_from(
-            ctx.args[3..3 + numkeys]
-                .iter()
-                .map(|a| lua.create_string(a))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(lua_err)?,
-        )
-        .map_err(lua_err)?;
-    let argv = lua
-        .create_sequence_from(
-            ctx.args[3 + numkeys..]
-                .iter()
-                .map(|a| lua.create_string(a))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(lua_err)?,
-        )
-        .map_err(lua_err)?;
-    engine.globals.raw_set("KEYS", keys).map_err(lua_err)?;
-    engine.globals.raw_set("ARGV", argv).map_err(lua_err)?;
+    let lua_err = |ctx: &Ctx, e: mlua::Error| {
+        CmdError::msg(sanitize(&format!("ERR Error running script {}, {e}", script_sha(ctx, by_sha))))
+    };
+    if let Err(e) = set_keys_argv(engine, ctx.args, numkeys) {
+        return Err(lua_err(ctx, e));
+    }
 
     let watch = ctx.state.scripting.watch.clone();
     let mut client = Client::new(ctx.client.id, ctx.client.addr, ctx.client.local_addr, true);
     client.db = ctx.client.db;
     client.nested = true;
-    let caller = RefCell::new(Caller {
+    let mut caller = Caller {
         ctx,
         client,
         buf: Reply { buf: bytes::BytesMut::new(), resp3: false },
+        arena: bytes::BytesMut::new(),
+        ends: Vec::new(),
+        argv: Vec::new(),
         read_only: ro || flags.no_writes,
         watch: watch.clone(),
-    });
-    watch.begin(caller.borrow().ctx.state.config.lua_time_limit);
-    // Ends the watch even if a command panics inside the script.
-    struct EndWatch<'w>(&'w ScriptWatch);
-    impl Drop for EndWatch<'_> {
+    };
+    watch.begin(caller.ctx.state.config.lua_time_limit);
+    // Ends the watch and empties the slot even if a command panics inside the script.
+    struct EndRun<'w>(&'w ScriptWatch, &'w call::CallSlot);
+    impl Drop for EndRun<'_> {
         fn drop(&mut self) {
+            self.1.clear();
             self.0.end();
         }
     }
-    let running = EndWatch(&watch);
-    let outcome = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| caller.borrow_mut().call(lua, args))?;
-        let setresp = scope.create_function(|lua, args: MultiValue| caller.borrow_mut().setresp(lua, args))?;
-        engine.raw.raw_set("call", call)?;
-        engine.raw.raw_set("setresp", setresp)?;
-        engine.runner.call::<(bool, Value)>(func)
-    });
+    let running = EndRun(&watch, &engine.slot);
+    engine.slot.set(&mut caller as *mut Caller as *mut c_void);
+    let outcome = engine.runner.call::<(bool, Value)>(func);
     let killed = watch.kill_requested();
     drop(running);
-    let _ = engine.raw.raw_set("call", Value::Nil);
-    let _ = engine.raw.raw_set("setresp", Value::Nil);
-    let Caller { ctx, client, .. } = caller.into_inner();
+    let Caller { ctx, client, .. } = caller;
     match outcome {
         Ok((true, value)) => {
             convert::lua_to_reply(&value, ctx.out, client.resp3, 0);
             Ok(())
         }
-        Ok((false, err)) => Err(script_error(&sha, &err, killed)),
-        Err(e) => Err(lua_err(e)),
+        Ok((false, err)) => Err(script_error(&script_sha(ctx, by_sha), &err, killed)),
+        Err(e) => Err(lua_err(ctx, e)),
     }
 }
 
@@ -339,24 +372,43 @@ struct Caller<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
     /// The script's own client: selected database and protocol (`redis.setresp`).
     client: Client,
+    /// The reply of the last `redis.call`.
     buf: Reply,
+    /// The arguments of the current `redis.call`, read into one buffer, and where each ends.
+    arena: bytes::BytesMut,
+    ends: Vec<usize>,
+    argv: Vec<Bytes>,
     read_only: bool,
     watch: Arc<ScriptWatch>,
 }
 
 impl Caller<'_, '_> {
-    /// `redis.call` / `redis.pcall`: the first argument tells whether an error must be raised.
-    /// Returns the value and whether the prelude must raise it.
-    fn call(&mut self, lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
-        let mut it = args.into_iter();
-        let raise = matches!(it.next(), Some(Value::Boolean(true)));
-        let argv = match convert::args_to_argv(it) {
-            Ok(a) => a,
-            Err(msg) => return Ok((Value::Table(convert::error_table(lua, msg.as_bytes(), false)?), raise)),
-        };
-        let fail = |msg: &str| -> mlua::Result<(Value, bool)> {
-            Ok((Value::Table(convert::error_table(lua, msg.as_bytes(), true)?), raise))
-        };
+    /// `redis.call` / `redis.pcall` up to the reply: reads the arguments off the Lua stack,
+    /// applies the scripting checks and runs the command into `buf`.
+    ///
+    /// # Safety
+    /// `state` is the running Lua state inside the `redis.call` C function; nothing is pushed.
+    unsafe fn call_raw(&mut self, state: *mut ffi::lua_State) -> call::Outcome {
+        self.ends.clear();
+        self.argv.clear();
+        if let Err(msg) = call::read_args(state, &mut self.arena, &mut self.ends) {
+            self.arena.clear();
+            return call::Outcome::Fail(msg, false);
+        }
+        let all = self.arena.split().freeze();
+        let mut start = 0;
+        for &end in &self.ends {
+            self.argv.push(all.slice(start..end));
+            start = end;
+        }
+        let argv = std::mem::take(&mut self.argv);
+        let outcome = self.run_command(&argv);
+        self.argv = argv;
+        outcome
+    }
+
+    fn run_command(&mut self, argv: &[Bytes]) -> call::Outcome {
+        let fail = |msg| call::Outcome::Fail(msg, true);
         let state = &mut *self.ctx.state;
         let table = CommandTable::get();
         let found = if state.renamed.is_empty() {
@@ -386,14 +438,8 @@ impl Caller<'_, '_> {
         }
         self.buf.buf.clear();
         self.buf.resp3 = self.client.resp3;
-        crate::cmd::execute(state, &mut self.client, &argv, &mut self.buf);
-        let frame = match compat::resp::parse_frame(&self.buf.buf) {
-            Ok(Some((frame, _))) => frame,
-            _ => return fail("Internal error: could not parse the command reply"),
-        };
-        let is_error = frame.is_error();
-        let value = convert::frame_to_lua(lua, frame)?;
-        Ok((value, raise && is_error))
+        crate::cmd::execute(state, &mut self.client, argv, &mut self.buf);
+        call::Outcome::Reply
     }
 
     /// `redis.setresp(2|3)`: the protocol commands reply with for the rest of the script.

@@ -49,14 +49,8 @@ end
 -- The libraries ---------------------------------------------------------------------------
 
 local redis = {
-    call = T(function(...)
-        local v, raise = R.call(true, ...)
-        if raise then return SENTINEL, v end
-        return v
-    end),
-    pcall = function(...)
-        return (R.call(false, ...))
-    end,
+    call = R.call,
+    pcall = R.pcall,
     setresp = T(function(...) return R.setresp(...) end),
     log = R.log,
     sha1hex = R.sha1hex,

@@ -4,7 +4,7 @@
 //! A script runs inside its client's command, so its connection holds the state lock for the
 //! whole run, as Redis's single thread would be busy. The other connections must not block a
 //! worker thread on that lock meanwhile (there are only two), so they wait for it with
-//! [`lock_state`] / [`lock_or_busy`], which park asynchronously while a script runs. Once the
+//! [`lock_state`] / [`lock_or_busy`], which park asynchronously. Once the
 //! script has run longer than `lua-time-limit`, [`serve_busy`] answers their requests without
 //! the lock, as Redis does from inside its Lua hook: SCRIPT KILL, SHUTDOWN NOSAVE, or `-BUSY`.
 
@@ -111,13 +111,15 @@ impl ScriptWatch {
     }
 }
 
-/// Takes the state lock; while a script runs, waits for it without holding the worker thread.
+/// Takes the state lock, waiting for it without holding the worker thread.
 pub async fn lock_state(shared: &Shared) -> MutexGuard<'_, State> {
     loop {
         if let Some(g) = try_lock(shared) {
             return g;
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        if let Some(g) = shared.lock_waiters.wait(&shared.state).await {
+            return g;
+        }
     }
 }
 
@@ -130,7 +132,9 @@ pub async fn lock_unless_script(shared: &Shared) -> Option<MutexGuard<'_, State>
         if shared.script_watch.running() {
             return None;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        if let Some(g) = shared.lock_waiters.wait(&shared.state).await {
+            return Some(g);
+        }
     }
 }
 
@@ -144,20 +148,17 @@ pub async fn lock_or_busy(shared: &Shared) -> Option<MutexGuard<'_, State>> {
         if let Some(g) = try_lock(shared) {
             return Some(g);
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        if let Some(g) = shared.lock_waiters.wait(&shared.state).await {
+            return Some(g);
+        }
     }
 }
 
-/// Takes the lock at once if free; blocks briefly when another connection holds it (no script
-/// running), never for the length of a script.
+/// Takes the lock at once if free. A connection never parks its worker thread on the mutex:
+/// the other connections of that thread (their reads, parsing and writes) keep going while it
+/// waits in [`crate::server::LockWaiters`].
 fn try_lock(shared: &Shared) -> Option<MutexGuard<'_, State>> {
-    if let Some(g) = shared.state.try_lock() {
-        return Some(g);
-    }
-    if shared.script_watch.running() {
-        return None;
-    }
-    shared.state.try_lock_for(Duration::from_millis(20))
+    shared.state.try_lock()
 }
 
 /// Answers a connection's requests while a script is busy, until it ends. Returns false when

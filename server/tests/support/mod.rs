@@ -112,7 +112,12 @@ impl Server {
     }
 
     pub fn spawn(&mut self) {
-        let port = free_port();
+        self.spawn_on(free_port());
+    }
+
+    /// Starts the process (again) on `port`, e.g. to bring a killed server back at the address
+    /// its peers know.
+    pub fn spawn_on(&mut self, port: u16) {
         let child = Command::new(&self.bin)
             .args(["--port", &port.to_string()])
             .args(&self.args)
@@ -212,6 +217,30 @@ impl Conn {
             let mut tmp = [0u8; 65536];
             let n = self.s.read(&mut tmp).unwrap();
             assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    /// One command without panicking on a closed or silent connection (load generators that
+    /// must survive a failover).
+    pub fn try_cmd(&mut self, args: &[&str]) -> std::io::Result<Frame> {
+        let mut out = Vec::new();
+        compat::resp::write::command(&mut out, args);
+        self.s.write_all(&out)?;
+        loop {
+            match parse_frame(&self.buf) {
+                Ok(Some((f, n))) => {
+                    let _ = self.buf.split_to(n);
+                    return Ok(f);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e:?}"))),
+            }
+            let mut tmp = [0u8; 65536];
+            let n = self.s.read(&mut tmp)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
             self.buf.extend_from_slice(&tmp[..n]);
         }
     }

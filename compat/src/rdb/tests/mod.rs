@@ -1,6 +1,7 @@
 //! Tests against the recordings of real servers, round trips, robustness, and interop with a
 //! real Redis 7 (`redis-server` on PATH).
 
+mod fuzz_corpus;
 mod recordings;
 mod redis_interop;
 mod robustness;
