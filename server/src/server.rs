@@ -45,8 +45,41 @@ pub struct LockWaiters {
     released: Notify,
 }
 
+/// The state lock as connections and tasks hold it: letting go wakes one waiting connection.
+pub struct StateGuard<'a> {
+    guard: std::mem::ManuallyDrop<parking_lot::MutexGuard<'a, State>>,
+    waiters: &'a LockWaiters,
+}
+
+impl<'a> StateGuard<'a> {
+    pub fn new(guard: parking_lot::MutexGuard<'a, State>, waiters: &'a LockWaiters) -> StateGuard<'a> {
+        StateGuard { guard: std::mem::ManuallyDrop::new(guard), waiters }
+    }
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: dropped exactly once, here; the field is not used afterwards.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.guard) };
+        self.waiters.released();
+    }
+}
+
 impl LockWaiters {
-    /// Called after a batch released the lock: wakes one waiting connection, if any.
+    /// Called when a [`StateGuard`] lets go: wakes one waiting connection, if any.
     #[inline]
     pub fn released(&self) {
         if self.count.load(std::sync::atomic::Ordering::SeqCst) != 0 {
@@ -55,8 +88,9 @@ impl LockWaiters {
     }
 
     /// Waits until the lock looks free: `try_lock` is retried once after registering, so a
-    /// release between the failed attempt and the registration is not missed. Others than
-    /// connections (cron, replication) release without a notification: the wait is bounded.
+    /// release between the failed attempt and the registration is not missed. Holders of a
+    /// plain `state.lock()` (startup, the replica link) release without a notification: the
+    /// wait is bounded.
     pub async fn wait<'s>(&self, state: &'s Mutex<State>) -> Option<parking_lot::MutexGuard<'s, State>> {
         use std::sync::atomic::Ordering;
         let notified = self.released.notified();

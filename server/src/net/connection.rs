@@ -15,9 +15,8 @@ use crate::blocking::Unblocked;
 use crate::client::{Client, ClientInfo};
 use crate::cmd::{self, Reply};
 use crate::scripting;
-use crate::server::{Shared, State};
+use crate::server::{Shared, StateGuard};
 use crate::util::now_ms;
-use parking_lot::MutexGuard;
 
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr, id: u64) {
     let local = stream.local_addr().unwrap_or(addr);
@@ -103,9 +102,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             let ran = match scripting::lock_or_busy(&shared).await {
                 Some(mut st) => {
                     st.stats.net_input_bytes += std::mem::take(&mut in_bytes);
-                    let ran = run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply);
-                    shared.lock_waiters.released();
-                    Some(ran)
+                    Some(run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply))
                 }
                 None => None,
             };
@@ -168,7 +165,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
 /// early when the reply grows past 1 MB or the client must be closed. Returns the idle timeout
 /// in force (CONFIG SET may have changed it, and `proto-max-bulk-len`, which is applied here).
 fn run_batch(
-    mut st: MutexGuard<'_, State>,
+    mut st: StateGuard<'_>,
     decoder: &mut RequestDecoder,
     rbuf: &mut BytesMut,
     client: &mut Client,

@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use compat::resp::RequestDecoder;
-use parking_lot::MutexGuard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::client::Client;
 use crate::cmd::{self, error, CommandTable, Reply};
-use crate::server::{Shared, State};
+use crate::server::{Shared, StateGuard};
 
 /// A script running this long hands its worker thread over (then retries every
 /// `HANDOFF_EVERY_MS` in case the new thread had not taken it).
@@ -112,19 +111,19 @@ impl ScriptWatch {
 }
 
 /// Takes the state lock, waiting for it without holding the worker thread.
-pub async fn lock_state(shared: &Shared) -> MutexGuard<'_, State> {
+pub async fn lock_state(shared: &Shared) -> StateGuard<'_> {
     loop {
         if let Some(g) = try_lock(shared) {
             return g;
         }
         if let Some(g) = shared.lock_waiters.wait(&shared.state).await {
-            return g;
+            return StateGuard::new(g, &shared.lock_waiters);
         }
     }
 }
 
 /// Takes the state lock, or `None` when a script is running.
-pub async fn lock_unless_script(shared: &Shared) -> Option<MutexGuard<'_, State>> {
+pub async fn lock_unless_script(shared: &Shared) -> Option<StateGuard<'_>> {
     loop {
         if let Some(g) = try_lock(shared) {
             return Some(g);
@@ -133,14 +132,14 @@ pub async fn lock_unless_script(shared: &Shared) -> Option<MutexGuard<'_, State>
             return None;
         }
         if let Some(g) = shared.lock_waiters.wait(&shared.state).await {
-            return Some(g);
+            return Some(StateGuard::new(g, &shared.lock_waiters));
         }
     }
 }
 
 /// Takes the state lock for a batch of requests, or `None` when a script has run past
 /// `lua-time-limit` (the batch must then be answered by [`serve_busy`]).
-pub async fn lock_or_busy(shared: &Shared) -> Option<MutexGuard<'_, State>> {
+pub async fn lock_or_busy(shared: &Shared) -> Option<StateGuard<'_>> {
     loop {
         if shared.script_watch.busy() {
             return None;
@@ -149,7 +148,7 @@ pub async fn lock_or_busy(shared: &Shared) -> Option<MutexGuard<'_, State>> {
             return Some(g);
         }
         if let Some(g) = shared.lock_waiters.wait(&shared.state).await {
-            return Some(g);
+            return Some(StateGuard::new(g, &shared.lock_waiters));
         }
     }
 }
@@ -157,8 +156,8 @@ pub async fn lock_or_busy(shared: &Shared) -> Option<MutexGuard<'_, State>> {
 /// Takes the lock at once if free. A connection never parks its worker thread on the mutex:
 /// the other connections of that thread (their reads, parsing and writes) keep going while it
 /// waits in [`crate::server::LockWaiters`].
-fn try_lock(shared: &Shared) -> Option<MutexGuard<'_, State>> {
-    shared.state.try_lock()
+fn try_lock(shared: &Shared) -> Option<StateGuard<'_>> {
+    shared.state.try_lock().map(|g| StateGuard::new(g, &shared.lock_waiters))
 }
 
 /// Answers a connection's requests while a script is busy, until it ends. Returns false when
