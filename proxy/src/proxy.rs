@@ -265,8 +265,8 @@ impl Proxy {
         if self.is_closed() {
             return Err(ProxyError::Closed);
         }
-        self.shared.ha.lock().masters = Some(masters.clone());
         if masters.is_empty() {
+            self.shared.ha.lock().masters = Some(masters);
             return Ok(());
         }
         let mut run_ids = crate::sentinel::RunIdCache::new(&self.shared.config.product_auth);
@@ -290,6 +290,9 @@ impl Proxy {
                 self.shared.switched[m.id as usize].store(true, Ordering::Release);
             }
         }
+        // Published once the slots point at the new masters, so the stats never show a master
+        // the routing does not use yet (Go holds one lock over both).
+        self.shared.ha.lock().masters = Some(masters);
         Ok(())
     }
 

@@ -89,7 +89,21 @@ pub struct ProxyProc {
 }
 
 impl ProxyProc {
+    /// Starts the proxy and waits until its admin API answers.
     pub fn start(extra_toml: &str, args: &[&str]) -> ProxyProc {
+        let p = ProxyProc::spawn(extra_toml, args);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if http(&p.admin(), "GET", "/api/proxy/model", &[], b"").map(|r| r.status) == Some(200) {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        panic!("codis-proxy admin not ready; log:\n{}", p.proc.log_text());
+    }
+
+    /// Starts the proxy without waiting for it (for runs that must fail).
+    pub fn spawn(extra_toml: &str, args: &[&str]) -> ProxyProc {
         let dir = TempDir::new("proc");
         let (proxy_port, admin_port) = (free_port(), free_port());
         let conf = dir.0.join("proxy.toml");
@@ -110,15 +124,7 @@ impl ProxyProc {
             .stderr(out)
             .spawn()
             .expect("start codis-proxy");
-        let p = ProxyProc { proc: Proc { child, log }, proxy_port, admin_port, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if http(&p.admin(), "GET", "/api/proxy/model", &[], b"").map(|r| r.status) == Some(200) {
-                return p;
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        panic!("codis-proxy admin not ready; log:\n{}", p.proc.log_text());
+        ProxyProc { proc: Proc { child, log }, proxy_port, admin_port, dir }
     }
 
     pub fn admin(&self) -> String {
