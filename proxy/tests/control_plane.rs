@@ -9,7 +9,7 @@ mod peers;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use compat::coordinator::{Client, Spec};
+use compat::coordinator::Spec;
 use compat::models::JodisNode;
 use conformance::server::{Kind, Server};
 use control::*;
