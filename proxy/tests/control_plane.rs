@@ -263,3 +263,26 @@ fn statsd_and_prometheus_report_the_stats() {
     assert_eq!(s["ops"]["total"], 0);
     assert!(s["ops"].get("cmd").is_none());
 }
+
+#[test]
+fn jodis_on_etcd_keeps_a_ttl_key() {
+    let Some(etcd) = peers::etcd() else { return };
+    let rt = rt();
+    let client =
+        rt.block_on(Spec::new("etcd", &etcd.addr, "").expect("spec").connect(Duration::from_secs(5))).expect("etcd");
+    let g1 = Server::start(Kind::Codis).expect("server");
+    let mut proxy = ProxyProc::start(
+        &format!("jodis_name = \"etcd\"\njodis_addr = \"{}\"\njodis_timeout = \"2s\"\n", etcd.addr),
+        &[],
+    );
+    fill_and_start(&proxy, &format!("127.0.0.1:{}", g1.port()), None);
+    let path = proxy.model()["jodis_path"].as_str().expect("jodis_path").to_string();
+    let read = || rt.block_on(client.read(&path, false)).expect("read");
+    assert!(wait_until(Duration::from_secs(10), || read().is_some()), "jodis key never appeared");
+    // The key outlives several TTLs while the proxy refreshes it.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(JodisNode::decode(&read().expect("key")).expect("decode").addr, proxy.addr());
+    proxy.proc.signal(libc::SIGTERM);
+    assert!(proxy.proc.wait_exit(Duration::from_secs(10)).is_some());
+    assert_eq!(read(), None, "jodis key left behind");
+}
