@@ -286,3 +286,83 @@ fn jodis_on_etcd_keeps_a_ttl_key() {
     assert!(proxy.proc.wait_exit(Duration::from_secs(10)).is_some());
     assert_eq!(read(), None, "jodis key left behind");
 }
+
+/// Accepts HTTP requests, answers 204/200 and hands back "request line\nbody" of each.
+fn http_sink() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 65536];
+            // Headers, then Content-Length bytes of body.
+            let (head_end, len) = loop {
+                let Ok(n) = s.read(&mut buf) else { break (0, 0) };
+                if n == 0 {
+                    break (0, 0);
+                }
+                raw.extend_from_slice(&buf[..n]);
+                if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: ").and_then(|v| v.trim().parse().ok()))
+                        .unwrap_or(0usize);
+                    break (i + 4, len);
+                }
+            };
+            while raw.len() < head_end + len {
+                let Ok(n) = s.read(&mut buf) else { break };
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let line = text.lines().next().unwrap_or("").to_string();
+            let body = text.get(head_end..).unwrap_or("").to_string();
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if tx.send(format!("{line}\n{body}")).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn influxdb_and_json_reporters_post_the_stats() {
+    let (influx, influx_rx) = http_sink();
+    let (json, json_rx) = http_sink();
+    let proxy = ProxyProc::start(
+        &format!(
+            "metrics_report_influxdb_server = \"http://{influx}\"\nmetrics_report_influxdb_database = \"codis\"\n\
+             metrics_report_influxdb_username = \"u\"\nmetrics_report_influxdb_password = \"p\"\n\
+             metrics_report_server = \"http://{json}/report\"\n"
+        ),
+        &[],
+    );
+    let point = influx_rx.recv_timeout(Duration::from_secs(10)).expect("no influxdb write");
+    let (line, body) = point.split_once('\n').expect("request");
+    assert_eq!(line, "POST /write?db=codis&precision=ns HTTP/1.1");
+    let want_tags = format!(
+        "codis_usage,admin_addr={},hostname={},product_name=codis-demo,proxy_addr={},token={} ",
+        proxy.admin(),
+        proxy.model()["hostname"].as_str().expect("hostname"),
+        proxy.addr(),
+        proxy.model()["token"].as_str().expect("token")
+    );
+    assert!(body.starts_with(&want_tags), "{body}");
+    assert!(body.contains("ops_total=0i,"), "{body}");
+
+    let report = json_rx.recv_timeout(Duration::from_secs(10)).expect("no JSON report");
+    let (line, body) = report.split_once('\n').expect("request");
+    assert_eq!(line, "POST /report HTTP/1.1");
+    let v: serde_json::Value = serde_json::from_str(body).expect("overview JSON");
+    assert_eq!(v["model"]["admin_addr"], proxy.admin().as_str());
+    assert!(v["stats"]["runtime"].is_object() && v["stats"]["ops"].get("cmd").is_none());
+}
