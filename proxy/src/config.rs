@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use compat::config::ProxyConfig;
+use compat::config::{ByteSize, ProxyConfig, TimeSize};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,6 +38,10 @@ pub struct Config {
     pub session_max_pipeline: usize,
     pub session_keepalive_period: Duration,
     pub session_break_on_failure: bool,
+
+    /// The control-plane settings (jodis, metrics, host overrides, heap sizes), kept in the
+    /// file's own form: the admin API shows them as Go does and nothing on the data path reads them.
+    pub control: ProxyConfig,
 }
 
 impl Default for Config {
@@ -78,6 +82,7 @@ impl Config {
             session_max_pipeline: 10000,
             session_keepalive_period: Duration::from_secs(75),
             session_break_on_failure: false,
+            control: ProxyConfig::default(),
         }
     }
 }
@@ -114,6 +119,43 @@ impl Config {
             session_max_pipeline: n(c.session_max_pipeline),
             session_keepalive_period: c.session_keepalive_period.duration(),
             session_break_on_failure: c.session_break_on_failure,
+            control: c.clone(),
+        }
+    }
+
+    /// The configuration as the admin API shows it (`"config"` of `/proxy`): the control-plane
+    /// keys as loaded, the data-path keys as this proxy runs with them.
+    pub fn to_toml(&self) -> ProxyConfig {
+        let size = |v: usize| ByteSize(i64::try_from(v).unwrap_or(i64::MAX));
+        let count = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        ProxyConfig {
+            product_name: self.product_name.clone(),
+            product_auth: self.product_auth.clone(),
+            session_auth: self.session_auth.clone(),
+            admin_addr: self.admin_addr.clone(),
+            proto_type: self.proto_type.clone(),
+            proxy_addr: self.proxy_addr.clone(),
+            proxy_datacenter: self.proxy_datacenter.clone(),
+            proxy_max_clients: count(self.proxy_max_clients),
+            backend_ping_period: TimeSize::from(self.backend_ping_period),
+            backend_recv_bufsize: size(self.backend_recv_bufsize),
+            backend_recv_timeout: TimeSize::from(self.backend_recv_timeout),
+            backend_send_bufsize: size(self.backend_send_bufsize),
+            backend_send_timeout: TimeSize::from(self.backend_send_timeout),
+            backend_max_pipeline: count(self.backend_max_pipeline),
+            backend_primary_only: self.backend_primary_only,
+            backend_primary_parallel: count(self.backend_primary_parallel),
+            backend_replica_parallel: count(self.backend_replica_parallel),
+            backend_keepalive_period: TimeSize::from(self.backend_keepalive_period),
+            backend_number_databases: i32::try_from(self.backend_number_databases).unwrap_or(i32::MAX),
+            session_recv_bufsize: size(self.session_recv_bufsize),
+            session_recv_timeout: TimeSize::from(self.session_recv_timeout),
+            session_send_bufsize: size(self.session_send_bufsize),
+            session_send_timeout: TimeSize::from(self.session_send_timeout),
+            session_max_pipeline: count(self.session_max_pipeline),
+            session_keepalive_period: TimeSize::from(self.session_keepalive_period),
+            session_break_on_failure: self.session_break_on_failure,
+            ..self.control.clone()
         }
     }
 
@@ -131,6 +173,7 @@ impl Config {
         if self.session_max_pipeline == 0 {
             return Err("invalid session_max_pipeline".into());
         }
+        compat::models::validate_product(&self.product_name).map_err(|e| e.to_string())?;
         Ok(())
     }
 }
@@ -144,5 +187,18 @@ mod tests {
         let a = format!("{:?}", Config::default());
         let b = format!("{:?}", Config::go_defaults());
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn shown_config_is_the_loaded_one() {
+        // The "config" of /proxy in codis-3.2/c2_proxy_api_calls.jsonl is the default with
+        // jodis and addresses set; converting back and forth must not change a key.
+        let file = ProxyConfig {
+            jodis_name: "zookeeper".into(),
+            jodis_addr: "127.0.0.1:2181".into(),
+            proxy_addr: "127.0.0.1:19000".into(),
+            ..ProxyConfig::default()
+        };
+        assert_eq!(Config::from_toml(&file).to_toml(), file);
     }
 }

@@ -6,16 +6,27 @@
 //! - [`forward`]: sending a request for a slot, with the sync and semi-async migration methods;
 //! - [`backend`]: pipelined connections to the servers;
 //! - [`resp3`]: replies for clients that switched to RESP3 with HELLO;
-//! - [`proxy`]: the listener and the calls the admin API makes.
+//! - [`proxy`]: the listeners, the model, the online/closed lifecycle and the calls the admin
+//!   API makes;
+//! - [`admin`]: the admin REST API (Go-compatible) and `/metrics`;
+//! - [`stats`]: counters per command and per proxy, CPU and memory samples;
+//! - [`sentinel`]: watching sentinels and switching group masters;
+//! - [`jodis`]: the ephemeral node Java clients discover proxies by;
+//! - [`report`]: pushing stats to statsd, influxdb or an HTTP endpoint.
 
+pub mod admin;
 pub mod backend;
 pub mod config;
 pub mod error;
 pub mod forward;
+pub mod jodis;
+pub mod logfile;
 pub mod mapper;
 pub mod proxy;
+pub mod report;
 pub mod resp3;
 pub mod router;
+pub mod sentinel;
 pub mod session;
 pub mod sink;
 pub mod stats;

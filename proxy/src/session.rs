@@ -85,6 +85,7 @@ pub struct Session {
     flushed_ops: u64,
     fails: u64,
     errors: u64,
+    cmds: crate::stats::SessionCmds,
 }
 
 fn err_reply(msg: &str) -> Bytes {
@@ -124,6 +125,7 @@ impl Session {
             flushed_ops: 0,
             fails: 0,
             errors: 0,
+            cmds: Default::default(),
         }
     }
 
@@ -131,6 +133,7 @@ impl Session {
     pub async fn run(mut self, mut stream: TcpStream) {
         let result = self.serve(&mut stream).await;
         self.flush_stats();
+        self.cmds.flush(&self.shared.stats, true);
         match result {
             Ok(stop) => tracing::info!(session = self.id, ops = self.ops, ?stop, "session closed"),
             Err(e) => tracing::info!(session = self.id, ops = self.ops, error = %e, "session closed"),
@@ -227,6 +230,7 @@ impl Session {
         self.flushed_ops = self.ops;
         self.fails = 0;
         self.errors = 0;
+        self.cmds.flush(&self.shared.stats, false);
     }
 
     async fn write_out(&mut self, stream: &mut TcpStream, timeout: Duration) -> std::io::Result<()> {
@@ -257,6 +261,7 @@ impl Session {
         let break_on_failure = self.shared.config.session_break_on_failure;
         while let Some(Entry { state: State::Done { .. }, .. }) = self.entries.front() {
             let Some(Entry { state: State::Done { reply, failed }, shape }) = self.entries.pop_front() else { break };
+            self.cmds.end(self.base_seq, &reply);
             self.base_seq += 1;
             if self.resp3 {
                 resp3::translate(shape, &reply, &mut self.wbuf);
@@ -332,6 +337,7 @@ impl Session {
 
     async fn handle(&mut self, args: &[Bytes]) {
         self.ops += 1;
+        self.cmds.begin(self.next_seq(), &args[0]);
         if self.entries.len() > self.shared.config.session_max_pipeline {
             // Go closes the session without a reply to this request.
             self.stop = Some(Stop::TooManyPipelined);
