@@ -95,6 +95,26 @@ impl BackendConn {
         }
     }
 
+    /// Queues several requests at once, contiguously: no other request can come between them
+    /// (a MULTI ... EXEC block on a shared connection).
+    pub fn push_batch(&self, encode: impl FnOnce(&mut BytesMut), pendings: impl IntoIterator<Item = Pending>) {
+        let mut q = self.queue.lock();
+        if q.closed || q.refusing {
+            drop(q);
+            for p in pendings {
+                p.answer(Err(BackendError::Reset));
+            }
+            return;
+        }
+        encode(&mut q.out);
+        q.pending.extend(pendings);
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Number of requests queued but not yet written.
     pub fn queued(&self) -> usize {
         self.queue.lock().pending.len()
@@ -231,7 +251,7 @@ async fn run(conn: Arc<BackendConn>, config: Arc<Config>) {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ConnError {
+pub(crate) enum ConnError {
     #[error("connect: {0}")]
     Connect(io::Error),
     #[error("{what} failed: {msg}")]
@@ -247,7 +267,12 @@ enum ConnError {
 }
 
 async fn connect(conn: &BackendConn, config: &Config) -> Result<TcpStream, ConnError> {
-    let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&conn.addr))
+    open(&conn.addr, conn.database, config).await
+}
+
+/// Connects to `addr` and authenticates and selects `database` as the proxy's connections do.
+pub(crate) async fn open(addr: &str, database: u32, config: &Config) -> Result<TcpStream, ConnError> {
+    let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
         .await
         .map_err(|_| ConnError::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timeout")))?
         .map_err(ConnError::Connect)?;
@@ -263,8 +288,8 @@ async fn connect(conn: &BackendConn, config: &Config) -> Result<TcpStream, ConnE
     if !config.product_auth.is_empty() {
         handshake(&mut stream, &[b"AUTH".as_slice(), config.product_auth.as_bytes()], "AUTH").await?;
     }
-    if conn.database != 0 {
-        let db = conn.database.to_string();
+    if database != 0 {
+        let db = database.to_string();
         handshake(&mut stream, &[b"SELECT".as_slice(), db.as_bytes()], "SELECT").await?;
     }
     Ok(stream)

@@ -38,6 +38,8 @@ pub struct Config {
     pub session_max_pipeline: usize,
     pub session_keepalive_period: Duration,
     pub session_break_on_failure: bool,
+
+    pub features: crate::features::Features,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Config {
             session_max_pipeline: 10000,
             session_keepalive_period: Duration::from_secs(75),
             session_break_on_failure: false,
+            features: crate::features::Features::default(),
         }
     }
 }
@@ -114,6 +117,7 @@ impl Config {
             session_max_pipeline: n(c.session_max_pipeline),
             session_keepalive_period: c.session_keepalive_period.duration(),
             session_break_on_failure: c.session_break_on_failure,
+            features: crate::features::Features::from_toml(c),
         }
     }
 

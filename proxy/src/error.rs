@@ -26,6 +26,9 @@ pub enum RequestError {
     BadSlotsMgrt(String),
     #[error("bad slotsmgrt-exec-wrapper resp: {0}")]
     BadExecWrapper(String),
+    /// A transaction or blocking command on a slot migrating with the semi-async method.
+    #[error("slot {0} is migrating, try again when it is done")]
+    SlotMigrating(usize),
     #[error(transparent)]
     Backend(#[from] BackendError),
 }

@@ -227,6 +227,26 @@ impl Router {
         }
     }
 
+    /// Every master in the slot table (owners and migration sources), once each, by group id
+    /// then address: the targets of whole-keyspace commands and pattern subscriptions.
+    pub fn masters(&self) -> Vec<(i64, Arc<SharedBackend>)> {
+        let mut out: Vec<(i64, Arc<SharedBackend>)> = Vec::new();
+        for cell in self.slots.iter() {
+            let route = cell.read().clone();
+            for (b, gid) in route.backend.iter().chain(route.migrate.iter()) {
+                if !out.iter().any(|(_, o)| o.addr == b.addr) {
+                    out.push((*gid, b.clone()));
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.0, &a.1.addr).cmp(&(b.0, &b.1.addr)));
+        out
+    }
+
+    pub fn master_addrs(&self) -> Vec<String> {
+        self.masters().into_iter().map(|(_, b)| b.addr.clone()).collect()
+    }
+
     /// The backend with address `addr`, primary first (for `PING addr`, `INFO addr`,
     /// `SLOTSINFO addr`).
     pub fn backend_by_addr(&self, addr: &str) -> (Option<Arc<SharedBackend>>, Option<Arc<SharedBackend>>) {

@@ -18,23 +18,36 @@ use tokio::net::TcpStream;
 use crate::backend::{encode_command, Pending, SharedBackend};
 use crate::error::{BackendError, RequestError};
 use crate::forward::{forward, Origin};
-use crate::mapper::{self, OpInfo, Special};
+use crate::mapper::{self, Ext, OpInfo, Special};
 use crate::proxy::Shared;
 use crate::resp3::{self, Shape};
-use crate::sink::{Delivery, Sink, Target};
+use crate::sink::{Delivery, Sink, Target, PUSH};
 
 /// How a split request's parts are put back together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MergeOp {
+pub(crate) enum MergeOp {
     MGet,
     MSet,
     /// DEL, TOUCH, UNLINK: the sum of the integer replies.
     Sum(&'static str),
     /// EXISTS: how many parts said non-zero.
     Exists,
+    /// MULTI ... EXEC sent as one batch: the client sees EXEC's reply.
+    Last,
+    /// DBSIZE over every master: the sum.
+    FanSum,
+    /// KEYS over every master: the arrays joined.
+    FanConcat,
+    /// FLUSHALL/FLUSHDB over every master: OK when all said OK.
+    FanOk,
+    /// One step of a cluster-wide SCAN on group `gid`; `next` is the group after it.
+    Scan {
+        gid: u64,
+        next: Option<u64>,
+    },
 }
 
-enum State {
+pub(crate) enum State {
     /// The reply is known; `failed` marks proxy-side failures (for session_break_on_failure).
     Done {
         reply: Bytes,
@@ -45,49 +58,55 @@ enum State {
     Merge(Box<Merge>),
 }
 
-struct Merge {
-    op: MergeOp,
-    parts: Vec<Option<Result<Bytes, BackendError>>>,
-    left: usize,
+pub(crate) struct Merge {
+    pub(crate) op: MergeOp,
+    pub(crate) parts: Vec<Option<Result<Bytes, BackendError>>>,
+    pub(crate) left: usize,
 }
 
-struct Entry {
-    state: State,
-    shape: Shape,
+pub(crate) struct Entry {
+    pub(crate) state: State,
+    pub(crate) shape: Shape,
 }
 
 /// Why the session stopped reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
+pub(crate) enum Stop {
     Quit,
     Eof,
     TooManyPipelined,
     BreakOnFailure,
     Protocol,
     Timeout,
+    /// A subscriber connection to a backend was lost: the client must subscribe again.
+    SubscriberLost,
 }
 
 pub struct Session {
-    shared: Arc<Shared>,
-    sink: Arc<Sink>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) sink: Arc<Sink>,
     id: u64,
-    database: u32,
+    pub(crate) database: u32,
     authorized: bool,
-    resp3: bool,
+    pub(crate) resp3: bool,
     seed: u32,
-    entries: VecDeque<Entry>,
+    pub(crate) entries: VecDeque<Entry>,
     /// Sequence number of `entries[0]`.
     base_seq: u64,
     deliveries: Vec<Delivery>,
     wbuf: BytesMut,
-    stop: Option<Stop>,
+    pub(crate) stop: Option<Stop>,
+    /// Extensions (docs/proxy-features.md), present only once used.
+    pub(crate) pubsub: Option<Box<crate::pubsub::PubSub>>,
+    pub(crate) tx: Option<Box<crate::txn::Tx>>,
+    pub(crate) blocking: Vec<crate::dedicated::Dedicated>,
     ops: u64,
     flushed_ops: u64,
     fails: u64,
     errors: u64,
 }
 
-fn err_reply(msg: &str) -> Bytes {
+pub(crate) fn err_reply(msg: &str) -> Bytes {
     let mut out = BytesMut::with_capacity(msg.len() + 3);
     write::error(&mut out, msg.as_bytes());
     out.freeze()
@@ -120,6 +139,9 @@ impl Session {
             deliveries: Vec::new(),
             wbuf: BytesMut::new(),
             stop: None,
+            pubsub: None,
+            tx: None,
+            blocking: Vec::new(),
             ops: 0,
             flushed_ops: 0,
             fails: 0,
@@ -158,7 +180,10 @@ impl Session {
                 self.write_out(stream, config.session_send_timeout).await?;
             }
             if let Some(stop) = self.stop {
-                if self.entries.is_empty() || matches!(stop, Stop::BreakOnFailure | Stop::Protocol) {
+                let pushes_left = self.pubsub.as_ref().is_some_and(|p| p.subscribed()) && stop == Stop::Quit;
+                if (self.entries.is_empty() && !pushes_left)
+                    || matches!(stop, Stop::BreakOnFailure | Stop::Protocol | Stop::SubscriberLost)
+                {
                     return Ok(stop);
                 }
             }
@@ -273,9 +298,26 @@ impl Session {
                 self.errors += 1;
             }
         }
+        if self.entries.is_empty() {
+            if let Some(ps) = &mut self.pubsub {
+                ps.drain_into(&mut self.wbuf, self.resp3);
+                if self.stop == Some(Stop::Quit) && !ps.subscribed() {
+                    self.pubsub = None;
+                }
+            }
+        }
     }
 
     fn apply(&mut self, d: Delivery) {
+        if d.seq == PUSH {
+            match (d.reply, &mut self.pubsub) {
+                (Ok(reply), Some(ps)) => ps.on_push(reply),
+                // Only subscriber connections (numbered from 0) end the session when lost.
+                (Err(_), Some(_)) if d.part != u32::MAX => self.stop = Some(Stop::SubscriberLost),
+                _ => {}
+            }
+            return;
+        }
         let Some(idx) = d.seq.checked_sub(self.base_seq) else { return };
         let Some(entry) = self.entries.get_mut(idx as usize) else { return };
         match &mut entry.state {
@@ -304,26 +346,42 @@ impl Session {
         }
     }
 
-    fn next_seq(&self) -> u64 {
+    pub(crate) fn next_seq(&self) -> u64 {
         self.base_seq + self.entries.len() as u64
     }
 
-    fn push_done(&mut self, reply: Bytes, failed: bool) {
+    pub(crate) fn push_done(&mut self, reply: Bytes, failed: bool) {
         self.entries.push_back(Entry { state: State::Done { reply, failed }, shape: Shape::Plain });
     }
 
-    fn fail_request(&mut self, e: RequestError) {
+    pub(crate) fn fail_request(&mut self, e: RequestError) {
         self.push_done(err_reply(&format!("ERR handle request, {e}")), true);
     }
 
     /// Replaces the entry of `seq` (still waiting) with a request failure.
-    fn fail_entry(&mut self, seq: u64, e: RequestError) {
+    pub(crate) fn fail_entry(&mut self, seq: u64, e: RequestError) {
+        self.fail_entry_with(seq, err_reply(&format!("ERR handle request, {e}")));
+    }
+
+    pub(crate) fn fail_entry_with(&mut self, seq: u64, reply: Bytes) {
         if let Some(entry) = self.entries.get_mut((seq - self.base_seq) as usize) {
-            entry.state = State::Done { reply: err_reply(&format!("ERR handle request, {e}")), failed: true };
+            entry.state = State::Done { reply, failed: true };
         }
     }
 
-    fn next_seed(&mut self) -> u32 {
+    /// True when the extension that handles `ext` is switched on.
+    pub(crate) fn ext_enabled(&self, ext: Ext) -> bool {
+        let f = &self.shared.config.features;
+        match ext {
+            Ext::None => false,
+            Ext::Subscribe | Ext::Publish => f.pubsub,
+            Ext::Transaction => f.transactions,
+            Ext::Blocking => f.blocking,
+            Ext::Cluster => f.cluster,
+        }
+    }
+
+    pub(crate) fn next_seed(&mut self) -> u32 {
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 17;
         self.seed ^= self.seed << 5;
@@ -341,7 +399,14 @@ impl Session {
             Ok(info) => info,
             Err(_) => return self.fail_request(RequestError::BadOpLen),
         };
-        if info.is_not_allowed() {
+        if self.pubsub.as_ref().is_some_and(|p| p.subscribed()) {
+            return self.handle_subscribed(args, info.name).await;
+        }
+        let ext_on = self.ext_enabled(info.ext);
+        if self.in_multi() && info.special != Special::Quit && !(ext_on && info.ext == Ext::Transaction) {
+            return self.queue_in_multi(args, &info);
+        }
+        if info.is_not_allowed() && !ext_on {
             let name = info.name.map(str::to_string).unwrap_or_else(|| mapper::upper_name(&args[0]));
             return self.fail_request(RequestError::NotAllowed(name));
         }
@@ -360,6 +425,24 @@ impl Session {
                 return self.push_done(err_reply("NOAUTH Authentication required"), false);
             }
             self.authorized = true;
+        }
+        if ext_on {
+            let name = info.name.unwrap_or("");
+            return match info.ext {
+                Ext::Subscribe => self.handle_subscribe(name, args).await,
+                Ext::Publish => {
+                    if args.len() != 3 {
+                        return self.push_done(err_reply("ERR wrong number of arguments for 'publish' command"), false);
+                    }
+                    // Subscribers are on the master of the channel's slot.
+                    let info = OpInfo { flags: mapper::WRITE, ..info };
+                    self.dispatch(args, &info).await
+                }
+                Ext::Transaction => self.handle_transaction(name, args, &info).await,
+                Ext::Blocking => self.handle_blocking(args, &info).await,
+                Ext::Cluster => self.handle_cluster(name, args),
+                Ext::None => {}
+            };
         }
         match info.special {
             Special::Select => self.handle_select(args),
@@ -558,7 +641,7 @@ impl Session {
         self.push_done(out.freeze(), false);
     }
 
-    fn shape(&self, info: &OpInfo, args: &[Bytes]) -> Shape {
+    pub(crate) fn shape(&self, info: &OpInfo, args: &[Bytes]) -> Shape {
         if self.resp3 {
             resp3::shape_of(info.name, args)
         } else {
@@ -678,6 +761,40 @@ fn merge(m: &mut Merge) -> Result<Bytes, String> {
     }
     let value_len = |b: &[u8]| memchr::memchr(b'\r', b).unwrap_or(b.len()).saturating_sub(1);
     match m.op {
+        MergeOp::Last => Ok(parts.pop().unwrap_or_else(|| Bytes::from_static(b"*-1\r\n"))),
+        MergeOp::Scan { gid, next } => {
+            let p = parts.pop().unwrap_or_default();
+            if p.first() == Some(&b'-') {
+                return Ok(p);
+            }
+            crate::fanout::scan_reply(&p, gid, next)
+        }
+        MergeOp::FanOk => {
+            Ok(parts.iter().find(|p| p.first() != Some(&b'+')).cloned().unwrap_or_else(|| Bytes::from_static(OK)))
+        }
+        MergeOp::FanConcat => {
+            let mut items = BytesMut::new();
+            let mut n = 0i64;
+            for p in &parts {
+                if p.first() == Some(&b'-') {
+                    return Ok(p.clone());
+                }
+                let header_end = memchr::memchr(b'\n', p).map(|i| i + 1).unwrap_or(p.len());
+                let count: Option<i64> =
+                    std::str::from_utf8(&p[1..header_end.saturating_sub(2)]).ok().and_then(|c| c.parse().ok());
+                match (p.first(), count) {
+                    (Some(b'*'), Some(c)) => {
+                        n += c;
+                        items.extend_from_slice(&p[header_end..]);
+                    }
+                    _ => return Err(format!("bad keys resp: {}", crate::forward::type_name(p))),
+                }
+            }
+            let mut out = BytesMut::with_capacity(items.len() + 16);
+            write::header(&mut out, b'*', n);
+            out.extend_from_slice(&items);
+            Ok(out.freeze())
+        }
         MergeOp::MGet => {
             let mut out = BytesMut::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 16);
             write::header(&mut out, b'*', parts.len() as i64);
@@ -702,9 +819,10 @@ fn merge(m: &mut Merge) -> Result<Bytes, String> {
             }
             Ok(parts.pop().unwrap_or_else(|| Bytes::from_static(OK)))
         }
-        MergeOp::Sum(_) | MergeOp::Exists => {
+        MergeOp::Sum(_) | MergeOp::Exists | MergeOp::FanSum => {
             let what = match m.op {
                 MergeOp::Sum(name) => name.to_ascii_lowercase(),
+                MergeOp::FanSum => "dbsize".to_string(),
                 _ => "exists".to_string(),
             };
             let mut n: i64 = 0;
