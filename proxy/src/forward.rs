@@ -63,9 +63,12 @@ pub async fn forward<A: AsRef<[u8]>>(
             }
         }
         let conn = pick(&route, master_only, origin.database, origin.seed).ok_or(RequestError::SlotNotReady)?;
+        if router.holds_on_failover() && !conn.is_connected() {
+            return Err(RequestError::BackendDown);
+        }
         let target = Target::Session { sink: origin.sink.clone(), seq: origin.seq, part: origin.part };
-        let guard: Arc<dyn Send + Sync> = route.clone();
-        conn.push(|out| encode_command(out, args), Pending { target, guard: Some(guard) });
+        let guard = Some(route.clone());
+        conn.push(|out| encode_command(out, args), Pending { target, guard });
         return Ok(None);
     }
 }
@@ -102,7 +105,7 @@ pub async fn forward_batch(
     let Some(conn) = route.backend.as_ref().and_then(|(b, _)| b.conn(origin.database, origin.seed, true)) else {
         return Err(RequestError::SlotNotReady);
     };
-    let guard: Arc<dyn Send + Sync> = route.clone();
+    let guard = route.clone();
     conn.push_batch(
         |out| {
             for c in cmds {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod fanout;
 pub mod features;
 pub mod forward;
+pub mod hold;
 pub mod mapper;
 pub mod proxy;
 pub mod pubsub;

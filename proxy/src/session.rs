@@ -100,6 +100,8 @@ pub struct Session {
     pub(crate) pubsub: Option<Box<crate::pubsub::PubSub>>,
     pub(crate) tx: Option<Box<crate::txn::Tx>>,
     pub(crate) blocking: Vec<crate::dedicated::Dedicated>,
+    /// Requests waiting for their backend to come back or be replaced (backend_failover_hold).
+    pub(crate) held: Vec<crate::hold::HeldRequest>,
     ops: u64,
     flushed_ops: u64,
     fails: u64,
@@ -142,6 +144,7 @@ impl Session {
             pubsub: None,
             tx: None,
             blocking: Vec::new(),
+            held: Vec::new(),
             ops: 0,
             flushed_ops: 0,
             fails: 0,
@@ -152,6 +155,7 @@ impl Session {
     /// Serves the connection until the client leaves or the session must close.
     pub async fn run(mut self, mut stream: TcpStream) {
         let result = self.serve(&mut stream).await;
+        self.release_held();
         self.flush_stats();
         match result {
             Ok(stop) => tracing::info!(session = self.id, ops = self.ops, ?stop, "session closed"),
@@ -171,10 +175,16 @@ impl Session {
         tokio::pin!(idle);
         enum Event {
             Replies,
+            Retry,
             Readable(std::io::Result<()>),
             Idle,
         }
+        let mut last_retry = Instant::now();
         loop {
+            if !self.held.is_empty() && last_retry.elapsed() >= crate::hold::RETRY_EVERY {
+                self.retry_held().await;
+                last_retry = Instant::now();
+            }
             self.collect();
             if !self.wbuf.is_empty() {
                 self.write_out(stream, config.session_send_timeout).await?;
@@ -193,9 +203,11 @@ impl Session {
                 _ = sink.wait() => Event::Replies,
                 r = stream.readable(), if reading => Event::Readable(r),
                 _ = &mut idle, if reading && !recv_timeout.is_zero() => Event::Idle,
+                _ = tokio::time::sleep(crate::hold::RETRY_EVERY), if !self.held.is_empty() => Event::Retry,
             };
             match event {
                 Event::Replies => {}
+                Event::Retry => {}
                 Event::Idle => {
                     if last_read.elapsed() >= recv_timeout {
                         self.stop = Some(Stop::Timeout);
@@ -308,7 +320,7 @@ impl Session {
         }
     }
 
-    fn apply(&mut self, d: Delivery) {
+    pub(crate) fn apply(&mut self, d: Delivery) {
         if d.seq == PUSH {
             match (d.reply, &mut self.pubsub) {
                 (Ok(reply), Some(ps)) => ps.on_push(reply),
@@ -317,6 +329,14 @@ impl Session {
                 _ => {}
             }
             return;
+        }
+        if let Err(BackendError::NotSent(bytes, slot)) = &d.reply {
+            let waiting = d.seq.checked_sub(self.base_seq).and_then(|i| self.entries.get(i as usize)).is_some_and(|e| {
+                matches!(&e.state, State::Wait) || matches!(&e.state, State::Merge(m) if m.parts.get(d.part as usize).is_some_and(|p| p.is_none()))
+            });
+            if waiting && self.hold_unsent(d.seq, d.part, bytes, *slot) {
+                return;
+            }
         }
         let Some(idx) = d.seq.checked_sub(self.base_seq) else { return };
         let Some(entry) = self.entries.get_mut(idx as usize) else { return };
@@ -661,11 +681,15 @@ impl Session {
         let seq = self.next_seq();
         let shape = self.shape(info, args);
         self.entries.push_back(Entry { state: State::Wait, shape });
+        if self.slot_held(slot) {
+            return self.hold(seq, 0, slot, args.to_vec());
+        }
         let seed = self.next_seed();
         let origin = Origin { sink: &self.sink, seq, part: 0, database: self.database, seed };
         let result = forward(&self.shared.router, slot, hkey, info.is_master_only(), args, &origin).await;
         match result {
             Ok(None) => {}
+            Err(RequestError::BackendDown) => self.hold(seq, 0, slot, args.to_vec()),
             Ok(Some(reply)) => {
                 self.apply(Delivery { seq, part: 0, reply: Ok(reply) });
             }
@@ -689,11 +713,18 @@ impl Session {
                 sub[2] = &args[first + 1];
             }
             let sub = &sub[..1 + step];
+            let slot = slot_of(sub[1]);
+            let owned = || sub.iter().map(|a| Bytes::copy_from_slice(a)).collect::<Vec<_>>();
+            if self.slot_held(slot) {
+                self.hold(seq, part as u32, slot, owned());
+                continue;
+            }
             let seed = self.next_seed();
             let origin = Origin { sink: &self.sink, seq, part: part as u32, database: self.database, seed };
-            let result = forward(&self.shared.router, slot_of(sub[1]), Some(sub[1]), master_only, sub, &origin).await;
+            let result = forward(&self.shared.router, slot, Some(sub[1]), master_only, sub, &origin).await;
             match result {
                 Ok(None) => {}
+                Err(RequestError::BackendDown) => self.hold(seq, part as u32, slot, owned()),
                 Ok(Some(reply)) => self.apply(Delivery { seq, part: part as u32, reply: Ok(reply) }),
                 Err(e) => {
                     // Parts already sent are answered into a finished entry and ignored.
