@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::error::BackendError;
+use crate::router::SlotRoute;
 use crate::sink::Target;
 
 const STATE_DOWN: u8 = 0;
@@ -35,7 +36,7 @@ const STATE_DATA_STALE: u8 = 2;
 pub struct Pending {
     pub target: Target,
     /// Held until the reply arrives, so a slot being refilled can wait for its requests.
-    pub guard: Option<Arc<dyn Send + Sync>>,
+    pub guard: Option<Arc<SlotRoute>>,
 }
 
 impl Pending {
@@ -49,6 +50,9 @@ struct Queue {
     /// Encoded requests not yet taken by the connection task.
     out: BytesMut,
     pending: VecDeque<Pending>,
+    /// The encoded length of each request in `pending` (0: part of a batch), kept only when
+    /// unsent requests are handed back for the failover hold.
+    lens: VecDeque<usize>,
     /// The task is parked waiting for requests.
     waker: Option<Waker>,
     closed: bool,
@@ -59,15 +63,19 @@ struct Queue {
 pub struct BackendConn {
     pub addr: String,
     pub database: u32,
+    /// Requests never written when the connection fails are answered `NotSent` with their
+    /// bytes (backend_failover_hold), instead of `Reset`.
+    hand_back: bool,
     state: AtomicU8,
     queue: Mutex<Queue>,
 }
 
 impl BackendConn {
-    fn new(addr: &str, database: u32) -> Arc<BackendConn> {
+    fn new(addr: &str, database: u32, hand_back: bool) -> Arc<BackendConn> {
         Arc::new(BackendConn {
             addr: addr.to_string(),
             database,
+            hand_back,
             state: AtomicU8::new(STATE_DOWN),
             queue: Mutex::new(Queue::default()),
         })
@@ -86,8 +94,38 @@ impl BackendConn {
             pending.answer(Err(BackendError::Reset));
             return;
         }
+        let before = q.out.len();
         encode(&mut q.out);
         q.pending.push_back(pending);
+        if self.hand_back {
+            let len = q.out.len() - before;
+            q.lens.push_back(len);
+        }
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Queues several requests at once, contiguously: no other request can come between them
+    /// (a MULTI ... EXEC block on a shared connection).
+    pub fn push_batch(&self, encode: impl FnOnce(&mut BytesMut), pendings: impl IntoIterator<Item = Pending>) {
+        let mut q = self.queue.lock();
+        if q.closed || q.refusing {
+            drop(q);
+            for p in pendings {
+                p.answer(Err(BackendError::Reset));
+            }
+            return;
+        }
+        encode(&mut q.out);
+        let n = q.pending.len();
+        q.pending.extend(pendings);
+        if self.hand_back {
+            let added = q.pending.len() - n;
+            q.lens.extend(std::iter::repeat_n(0, added));
+        }
         let waker = q.waker.take();
         drop(q);
         if let Some(w) = waker {
@@ -117,13 +155,25 @@ impl BackendConn {
 
     /// Answers every queued request with `err`.
     fn fail_queued(&self, err: &BackendError) {
-        let pending = {
+        let (mut out, pending, lens) = {
             let mut q = self.queue.lock();
-            q.out.clear();
-            std::mem::take(&mut q.pending)
+            (std::mem::take(&mut q.out), std::mem::take(&mut q.pending), std::mem::take(&mut q.lens))
         };
-        for p in pending {
-            p.answer(Err(err.clone()));
+        if !self.hand_back || lens.len() != pending.len() {
+            for p in pending {
+                p.answer(Err(err.clone()));
+            }
+            return;
+        }
+        for (p, len) in pending.into_iter().zip(lens) {
+            let bytes = out.split_to(len.min(out.len())).freeze();
+            match (&p.target, &p.guard, len) {
+                (Target::Session { .. }, Some(route), 1..) => {
+                    let slot = route.id;
+                    p.answer(Err(BackendError::NotSent(bytes, slot)))
+                }
+                _ => p.answer(Err(err.clone())),
+            }
         }
     }
 
@@ -231,7 +281,7 @@ async fn run(conn: Arc<BackendConn>, config: Arc<Config>) {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ConnError {
+pub(crate) enum ConnError {
     #[error("connect: {0}")]
     Connect(io::Error),
     #[error("{what} failed: {msg}")]
@@ -247,7 +297,12 @@ enum ConnError {
 }
 
 async fn connect(conn: &BackendConn, config: &Config) -> Result<TcpStream, ConnError> {
-    let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&conn.addr))
+    open(&conn.addr, conn.database, config).await
+}
+
+/// Connects to `addr` and authenticates and selects `database` as the proxy's connections do.
+pub(crate) async fn open(addr: &str, database: u32, config: &Config) -> Result<TcpStream, ConnError> {
+    let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
         .await
         .map_err(|_| ConnError::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timeout")))?
         .map_err(ConnError::Connect)?;
@@ -263,8 +318,8 @@ async fn connect(conn: &BackendConn, config: &Config) -> Result<TcpStream, ConnE
     if !config.product_auth.is_empty() {
         handshake(&mut stream, &[b"AUTH".as_slice(), config.product_auth.as_bytes()], "AUTH").await?;
     }
-    if conn.database != 0 {
-        let db = conn.database.to_string();
+    if database != 0 {
+        let db = database.to_string();
         handshake(&mut stream, &[b"SELECT".as_slice(), db.as_bytes()], "SELECT").await?;
     }
     Ok(stream)
@@ -375,6 +430,7 @@ impl ConnIo {
                 } else {
                     std::mem::swap(&mut self.wbuf, &mut q.out);
                     self.inflight.extend(q.pending.drain(..));
+                    q.lens.clear();
                     progress = true;
                 }
             }
@@ -479,7 +535,7 @@ impl SharedBackend {
             .map(|db| {
                 (0..parallel.max(1))
                     .map(|_| {
-                        let c = BackendConn::new(addr, db);
+                        let c = BackendConn::new(addr, db, !config.features.failover_hold.is_zero());
                         tokio::spawn(run(c.clone(), config.clone()));
                         c
                     })

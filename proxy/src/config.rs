@@ -42,6 +42,7 @@ pub struct Config {
     /// The control-plane settings (jodis, metrics, host overrides, heap sizes), kept in the
     /// file's own form: the admin API shows them as Go does and nothing on the data path reads them.
     pub control: ProxyConfig,
+    pub features: crate::features::Features,
 }
 
 impl Default for Config {
@@ -83,6 +84,7 @@ impl Config {
             session_keepalive_period: Duration::from_secs(75),
             session_break_on_failure: false,
             control: ProxyConfig::default(),
+            features: crate::features::Features::default(),
         }
     }
 }
@@ -120,6 +122,7 @@ impl Config {
             session_keepalive_period: c.session_keepalive_period.duration(),
             session_break_on_failure: c.session_break_on_failure,
             control: c.clone(),
+            features: crate::features::Features::from_toml(c),
         }
     }
 

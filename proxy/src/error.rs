@@ -11,6 +11,10 @@ pub enum BackendError {
     /// The connection failed while this request was in flight.
     #[error("backend conn failure, {0}")]
     Failure(String),
+    /// The connection failed before this request (its bytes here) was written: it can be sent
+    /// elsewhere (backend_failover_hold). The second field is the request's slot.
+    #[error("backend conn reset")]
+    NotSent(bytes::Bytes, usize),
 }
 
 /// Why a request could not be dispatched. Shown to clients as `ERR handle request, <this>`.
@@ -26,6 +30,13 @@ pub enum RequestError {
     BadSlotsMgrt(String),
     #[error("bad slotsmgrt-exec-wrapper resp: {0}")]
     BadExecWrapper(String),
+    /// The slot's backend is down and requests wait for a new route (backend_failover_hold);
+    /// the session holds the request.
+    #[error("backend conn reset")]
+    BackendDown,
+    /// A transaction or blocking command on a slot migrating with the semi-async method.
+    #[error("slot {0} is migrating, try again when it is done")]
+    SlotMigrating(usize),
     #[error(transparent)]
     Backend(#[from] BackendError),
 }

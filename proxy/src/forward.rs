@@ -63,11 +63,58 @@ pub async fn forward<A: AsRef<[u8]>>(
             }
         }
         let conn = pick(&route, master_only, origin.database, origin.seed).ok_or(RequestError::SlotNotReady)?;
+        if router.holds_on_failover() && !conn.is_connected() {
+            return Err(RequestError::BackendDown);
+        }
         let target = Target::Session { sink: origin.sink.clone(), seq: origin.seq, part: origin.part };
-        let guard: Arc<dyn Send + Sync> = route.clone();
-        conn.push(|out| encode_command(out, args), Pending { target, guard: Some(guard) });
+        let guard = Some(route.clone());
+        conn.push(|out| encode_command(out, args), Pending { target, guard });
         return Ok(None);
     }
+}
+
+/// Makes `slot` ready for requests pinned to its master (transactions, WATCH, blocking
+/// commands) and returns the master's address. On a migrating slot the sync method moves the
+/// keys over first; the semi-async method cannot wrap such requests, so they are refused.
+pub async fn settle(router: &Router, slot: usize, keys: &[&[u8]], origin: &Origin<'_>) -> Result<String, RequestError> {
+    let route = router.route_unlocked(slot).await;
+    let Some((backend, _)) = &route.backend else { return Err(RequestError::SlotNotReady) };
+    if let Some((from, _)) = &route.migrate {
+        if route.method != ForwardMethod::Sync {
+            return Err(RequestError::SlotMigrating(slot));
+        }
+        for key in keys.iter().filter(|k| !k.is_empty()) {
+            slotsmgrt(from, backend, key, origin).await?;
+        }
+    }
+    Ok(backend.addr.clone())
+}
+
+/// Sends `cmds` back to back on the master connection of `slot` (MULTI ... EXEC), one target
+/// per command; `keys` are moved first if the slot is migrating (see [`settle`]).
+pub async fn forward_batch(
+    router: &Router,
+    slot: usize,
+    keys: &[&[u8]],
+    cmds: &[Vec<Bytes>],
+    targets: Vec<Target>,
+    origin: &Origin<'_>,
+) -> Result<(), RequestError> {
+    settle(router, slot, keys, origin).await?;
+    let route = router.route_unlocked(slot).await;
+    let Some(conn) = route.backend.as_ref().and_then(|(b, _)| b.conn(origin.database, origin.seed, true)) else {
+        return Err(RequestError::SlotNotReady);
+    };
+    let guard = route.clone();
+    conn.push_batch(
+        |out| {
+            for c in cmds {
+                encode_command(out, c);
+            }
+        },
+        targets.into_iter().map(|target| Pending { target, guard: Some(guard.clone()) }),
+    );
+    Ok(())
 }
 
 /// Go's pause between EXEC-WRAPPER retries: none five times, then `loop` ms, at most 20 ms.

@@ -8,6 +8,8 @@
 //! - [`resp3`]: replies for clients that switched to RESP3 with HELLO;
 //! - [`proxy`]: the listeners, the model, the online/closed lifecycle and the calls the admin
 //!   API makes;
+//! - [`pubsub`], [`txn`], [`fanout`], [`dedicated`], [`hold`]: the extensions beyond Codis
+//!   ([`features`], docs/proxy-features.md);
 //! - [`admin`]: the admin REST API (Go-compatible) and `/metrics`;
 //! - [`stats`]: counters per command and per proxy, CPU and memory samples;
 //! - [`sentinel`]: watching sentinels and switching group masters;
@@ -17,12 +19,17 @@
 pub mod admin;
 pub mod backend;
 pub mod config;
+pub mod dedicated;
 pub mod error;
+pub mod fanout;
+pub mod features;
 pub mod forward;
+pub mod hold;
 pub mod jodis;
 pub mod logfile;
 pub mod mapper;
 pub mod proxy;
+pub mod pubsub;
 pub mod report;
 pub mod resp3;
 pub mod router;
@@ -30,6 +37,7 @@ pub mod sentinel;
 pub mod session;
 pub mod sink;
 pub mod stats;
+pub mod txn;
 
 pub use compat::models::Slot;
 pub use config::Config;

@@ -33,6 +33,21 @@ pub enum Special {
     SlotsMapping,
 }
 
+/// Commands handled by an extension beyond Codis (docs/proxy-features.md), when switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ext {
+    None,
+    /// SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE.
+    Subscribe,
+    Publish,
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+    Transaction,
+    /// BLPOP, BRPOP, BRPOPLPUSH, BLMOVE, BZPOPMIN, BZPOPMAX, BLMPOP, BZMPOP.
+    Blocking,
+    /// SCAN, KEYS, DBSIZE, FLUSHALL, FLUSHDB.
+    Cluster,
+}
+
 /// What the table says about one command.
 #[derive(Debug, Clone, Copy)]
 pub struct OpInfo {
@@ -42,6 +57,7 @@ pub struct OpInfo {
     pub special: Special,
     /// Index of the argument hashed for routing.
     pub key_index: u8,
+    pub ext: Ext,
 }
 
 impl OpInfo {
@@ -79,7 +95,16 @@ pub fn lookup(op: &[u8]) -> Result<OpInfo, BadOpLen> {
     }
     let upper = &upper[..op.len()];
     let Ok(i) = TABLE.binary_search_by(|(name, _)| (*name).cmp(upper)) else {
-        return Ok(OpInfo { name: None, flags: MAY_WRITE, special: Special::None, key_index: 1 });
+        // Blocking commands newer than Codis 3.2 (forwarded like any unknown command otherwise).
+        let (name, ext) = match upper {
+            b"BLMOVE" => (Some("BLMOVE"), Ext::Blocking),
+            b"BZPOPMIN" => (Some("BZPOPMIN"), Ext::Blocking),
+            b"BZPOPMAX" => (Some("BZPOPMAX"), Ext::Blocking),
+            b"BLMPOP" => (Some("BLMPOP"), Ext::Blocking),
+            b"BZMPOP" => (Some("BZMPOP"), Ext::Blocking),
+            _ => (None, Ext::None),
+        };
+        return Ok(OpInfo { name, flags: MAY_WRITE, special: Special::None, key_index: 1, ext });
     };
     let (name, flags) = TABLE[i];
     // The table holds only ASCII names.
@@ -103,7 +128,15 @@ pub fn lookup(op: &[u8]) -> Result<OpInfo, BadOpLen> {
         "ZINTERSTORE" | "ZUNIONSTORE" | "EVAL" | "EVALSHA" => 3,
         _ => 1,
     };
-    Ok(OpInfo { name: Some(name), flags, special, key_index })
+    let ext = match name {
+        "SUBSCRIBE" | "PSUBSCRIBE" | "UNSUBSCRIBE" | "PUNSUBSCRIBE" => Ext::Subscribe,
+        "PUBLISH" => Ext::Publish,
+        "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH" => Ext::Transaction,
+        "BLPOP" | "BRPOP" | "BRPOPLPUSH" => Ext::Blocking,
+        "SCAN" | "KEYS" | "DBSIZE" | "FLUSHALL" | "FLUSHDB" => Ext::Cluster,
+        _ => Ext::None,
+    };
+    Ok(OpInfo { name: Some(name), flags, special, key_index, ext })
 }
 
 /// The upper-case form of a command name, for messages about commands outside the table.
@@ -342,5 +375,10 @@ mod tests {
         assert!(lookup(b"SSCAN").unwrap().is_master_only());
         assert_eq!(lookup(b"unlink").unwrap().special, Special::SumKeys);
         assert_eq!(lookup(b"hello").unwrap().special, Special::Hello);
+        assert_eq!(lookup(b"psubscribe").unwrap().ext, Ext::Subscribe);
+        assert_eq!(lookup(b"bzpopmin").unwrap().ext, Ext::Blocking);
+        assert_eq!(lookup(b"bzpopmin").unwrap().name, Some("BZPOPMIN"));
+        assert_eq!(lookup(b"flushall").unwrap().ext, Ext::Cluster);
+        assert_eq!(lookup(b"get").unwrap().ext, Ext::None);
     }
 }

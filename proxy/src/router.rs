@@ -6,7 +6,7 @@
 //! first parks new requests on it, then waits until the old route has no request left in
 //! flight, as Go's `Slot.blockAndWait` does, so a migration step never overtakes a request.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,6 +85,8 @@ pub struct Router {
     config: Arc<Config>,
     online: AtomicBool,
     closed: AtomicBool,
+    /// Requests held while their backend is down (backend_failover_hold).
+    held: AtomicUsize,
 }
 
 impl Router {
@@ -98,6 +100,7 @@ impl Router {
             config,
             online: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
         }
     }
 
@@ -225,6 +228,41 @@ impl Router {
         for b in self.primary.all().into_iter().chain(self.replica.all()) {
             b.keep_alive();
         }
+    }
+
+    /// True when requests for a backend that is down wait for a new route.
+    pub fn holds_on_failover(&self) -> bool {
+        !self.config.features.failover_hold.is_zero()
+    }
+
+    /// Takes one of the `backend_failover_hold_max` places for a held request.
+    pub fn hold_place(&self) -> bool {
+        let max = self.config.features.failover_hold_max;
+        self.held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).is_ok()
+    }
+
+    pub fn release_place(&self) {
+        self.held.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Every master in the slot table (owners and migration sources), once each, by group id
+    /// then address: the targets of whole-keyspace commands and pattern subscriptions.
+    pub fn masters(&self) -> Vec<(i64, Arc<SharedBackend>)> {
+        let mut out: Vec<(i64, Arc<SharedBackend>)> = Vec::new();
+        for cell in self.slots.iter() {
+            let route = cell.read().clone();
+            for (b, gid) in route.backend.iter().chain(route.migrate.iter()) {
+                if !out.iter().any(|(_, o)| o.addr == b.addr) {
+                    out.push((*gid, b.clone()));
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.0, &a.1.addr).cmp(&(b.0, &b.1.addr)));
+        out
+    }
+
+    pub fn master_addrs(&self) -> Vec<String> {
+        self.masters().into_iter().map(|(_, b)| b.addr.clone()).collect()
     }
 
     /// The backend with address `addr`, primary first (for `PING addr`, `INFO addr`,

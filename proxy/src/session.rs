@@ -18,23 +18,36 @@ use tokio::net::TcpStream;
 use crate::backend::{encode_command, Pending, SharedBackend};
 use crate::error::{BackendError, RequestError};
 use crate::forward::{forward, Origin};
-use crate::mapper::{self, OpInfo, Special};
+use crate::mapper::{self, Ext, OpInfo, Special};
 use crate::proxy::Shared;
 use crate::resp3::{self, Shape};
-use crate::sink::{Delivery, Sink, Target};
+use crate::sink::{Delivery, Sink, Target, PUSH};
 
 /// How a split request's parts are put back together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MergeOp {
+pub(crate) enum MergeOp {
     MGet,
     MSet,
     /// DEL, TOUCH, UNLINK: the sum of the integer replies.
     Sum(&'static str),
     /// EXISTS: how many parts said non-zero.
     Exists,
+    /// MULTI ... EXEC sent as one batch: the client sees EXEC's reply.
+    Last,
+    /// DBSIZE over every master: the sum.
+    FanSum,
+    /// KEYS over every master: the arrays joined.
+    FanConcat,
+    /// FLUSHALL/FLUSHDB over every master: OK when all said OK.
+    FanOk,
+    /// One step of a cluster-wide SCAN on group `gid`; `next` is the group after it.
+    Scan {
+        gid: u64,
+        next: Option<u64>,
+    },
 }
 
-enum State {
+pub(crate) enum State {
     /// The reply is known; `failed` marks proxy-side failures (for session_break_on_failure).
     Done {
         reply: Bytes,
@@ -45,42 +58,50 @@ enum State {
     Merge(Box<Merge>),
 }
 
-struct Merge {
-    op: MergeOp,
-    parts: Vec<Option<Result<Bytes, BackendError>>>,
-    left: usize,
+pub(crate) struct Merge {
+    pub(crate) op: MergeOp,
+    pub(crate) parts: Vec<Option<Result<Bytes, BackendError>>>,
+    pub(crate) left: usize,
 }
 
-struct Entry {
-    state: State,
-    shape: Shape,
+pub(crate) struct Entry {
+    pub(crate) state: State,
+    pub(crate) shape: Shape,
 }
 
 /// Why the session stopped reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
+pub(crate) enum Stop {
     Quit,
     Eof,
     TooManyPipelined,
     BreakOnFailure,
     Protocol,
     Timeout,
+    /// A subscriber connection to a backend was lost: the client must subscribe again.
+    SubscriberLost,
 }
 
 pub struct Session {
-    shared: Arc<Shared>,
-    sink: Arc<Sink>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) sink: Arc<Sink>,
     id: u64,
-    database: u32,
+    pub(crate) database: u32,
     authorized: bool,
-    resp3: bool,
+    pub(crate) resp3: bool,
     seed: u32,
-    entries: VecDeque<Entry>,
+    pub(crate) entries: VecDeque<Entry>,
     /// Sequence number of `entries[0]`.
     base_seq: u64,
     deliveries: Vec<Delivery>,
     wbuf: BytesMut,
-    stop: Option<Stop>,
+    pub(crate) stop: Option<Stop>,
+    /// Extensions (docs/proxy-features.md), present only once used.
+    pub(crate) pubsub: Option<Box<crate::pubsub::PubSub>>,
+    pub(crate) tx: Option<Box<crate::txn::Tx>>,
+    pub(crate) blocking: Vec<crate::dedicated::Dedicated>,
+    /// Requests waiting for their backend to come back or be replaced (backend_failover_hold).
+    pub(crate) held: Vec<crate::hold::HeldRequest>,
     ops: u64,
     flushed_ops: u64,
     fails: u64,
@@ -88,7 +109,7 @@ pub struct Session {
     cmds: crate::stats::SessionCmds,
 }
 
-fn err_reply(msg: &str) -> Bytes {
+pub(crate) fn err_reply(msg: &str) -> Bytes {
     let mut out = BytesMut::with_capacity(msg.len() + 3);
     write::error(&mut out, msg.as_bytes());
     out.freeze()
@@ -121,6 +142,10 @@ impl Session {
             deliveries: Vec::new(),
             wbuf: BytesMut::new(),
             stop: None,
+            pubsub: None,
+            tx: None,
+            blocking: Vec::new(),
+            held: Vec::new(),
             ops: 0,
             flushed_ops: 0,
             fails: 0,
@@ -132,6 +157,7 @@ impl Session {
     /// Serves the connection until the client leaves or the session must close.
     pub async fn run(mut self, mut stream: TcpStream) {
         let result = self.serve(&mut stream).await;
+        self.release_held();
         self.flush_stats();
         self.cmds.flush(&self.shared.stats, true);
         match result {
@@ -152,16 +178,25 @@ impl Session {
         tokio::pin!(idle);
         enum Event {
             Replies,
+            Retry,
             Readable(std::io::Result<()>),
             Idle,
         }
+        let mut last_retry = Instant::now();
         loop {
+            if !self.held.is_empty() && last_retry.elapsed() >= crate::hold::RETRY_EVERY {
+                self.retry_held().await;
+                last_retry = Instant::now();
+            }
             self.collect();
             if !self.wbuf.is_empty() {
                 self.write_out(stream, config.session_send_timeout).await?;
             }
             if let Some(stop) = self.stop {
-                if self.entries.is_empty() || matches!(stop, Stop::BreakOnFailure | Stop::Protocol) {
+                let pushes_left = self.pubsub.as_ref().is_some_and(|p| p.subscribed()) && stop == Stop::Quit;
+                if (self.entries.is_empty() && !pushes_left)
+                    || matches!(stop, Stop::BreakOnFailure | Stop::Protocol | Stop::SubscriberLost)
+                {
                     return Ok(stop);
                 }
             }
@@ -171,9 +206,11 @@ impl Session {
                 _ = sink.wait() => Event::Replies,
                 r = stream.readable(), if reading => Event::Readable(r),
                 _ = &mut idle, if reading && !recv_timeout.is_zero() => Event::Idle,
+                _ = tokio::time::sleep(crate::hold::RETRY_EVERY), if !self.held.is_empty() => Event::Retry,
             };
             match event {
                 Event::Replies => {}
+                Event::Retry => {}
                 Event::Idle => {
                     if last_read.elapsed() >= recv_timeout {
                         self.stop = Some(Stop::Timeout);
@@ -187,14 +224,14 @@ impl Session {
                     if rbuf.capacity() - rbuf.len() < 1024 {
                         rbuf.reserve(16 * 1024);
                     }
-                    match stream.try_read_buf(&mut rbuf) {
-                        Ok(0) => {
+                    match read_ready(stream, &mut rbuf).await {
+                        Some(Ok(0)) => {
                             self.stop = Some(Stop::Eof);
                             continue;
                         }
-                        Ok(_) => last_read = Instant::now(),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                        Err(e) => return Err(e),
+                        Some(Ok(_)) => last_read = Instant::now(),
+                        None => continue,
+                        Some(Err(e)) => return Err(e),
                     }
                     loop {
                         match decoder.decode_into(&mut rbuf, &mut args) {
@@ -278,9 +315,34 @@ impl Session {
                 self.errors += 1;
             }
         }
+        if self.entries.is_empty() {
+            if let Some(ps) = &mut self.pubsub {
+                ps.drain_into(&mut self.wbuf, self.resp3);
+                if self.stop == Some(Stop::Quit) && !ps.subscribed() {
+                    self.pubsub = None;
+                }
+            }
+        }
     }
 
-    fn apply(&mut self, d: Delivery) {
+    pub(crate) fn apply(&mut self, d: Delivery) {
+        if d.seq == PUSH {
+            match (d.reply, &mut self.pubsub) {
+                (Ok(reply), Some(ps)) => ps.on_push(reply),
+                // Only subscriber connections (numbered from 0) end the session when lost.
+                (Err(_), Some(_)) if d.part != u32::MAX => self.stop = Some(Stop::SubscriberLost),
+                _ => {}
+            }
+            return;
+        }
+        if let Err(BackendError::NotSent(bytes, slot)) = &d.reply {
+            let waiting = d.seq.checked_sub(self.base_seq).and_then(|i| self.entries.get(i as usize)).is_some_and(|e| {
+                matches!(&e.state, State::Wait) || matches!(&e.state, State::Merge(m) if m.parts.get(d.part as usize).is_some_and(|p| p.is_none()))
+            });
+            if waiting && self.hold_unsent(d.seq, d.part, bytes, *slot) {
+                return;
+            }
+        }
         let Some(idx) = d.seq.checked_sub(self.base_seq) else { return };
         let Some(entry) = self.entries.get_mut(idx as usize) else { return };
         match &mut entry.state {
@@ -309,26 +371,42 @@ impl Session {
         }
     }
 
-    fn next_seq(&self) -> u64 {
+    pub(crate) fn next_seq(&self) -> u64 {
         self.base_seq + self.entries.len() as u64
     }
 
-    fn push_done(&mut self, reply: Bytes, failed: bool) {
+    pub(crate) fn push_done(&mut self, reply: Bytes, failed: bool) {
         self.entries.push_back(Entry { state: State::Done { reply, failed }, shape: Shape::Plain });
     }
 
-    fn fail_request(&mut self, e: RequestError) {
+    pub(crate) fn fail_request(&mut self, e: RequestError) {
         self.push_done(err_reply(&format!("ERR handle request, {e}")), true);
     }
 
     /// Replaces the entry of `seq` (still waiting) with a request failure.
-    fn fail_entry(&mut self, seq: u64, e: RequestError) {
+    pub(crate) fn fail_entry(&mut self, seq: u64, e: RequestError) {
+        self.fail_entry_with(seq, err_reply(&format!("ERR handle request, {e}")));
+    }
+
+    pub(crate) fn fail_entry_with(&mut self, seq: u64, reply: Bytes) {
         if let Some(entry) = self.entries.get_mut((seq - self.base_seq) as usize) {
-            entry.state = State::Done { reply: err_reply(&format!("ERR handle request, {e}")), failed: true };
+            entry.state = State::Done { reply, failed: true };
         }
     }
 
-    fn next_seed(&mut self) -> u32 {
+    /// True when the extension that handles `ext` is switched on.
+    pub(crate) fn ext_enabled(&self, ext: Ext) -> bool {
+        let f = &self.shared.config.features;
+        match ext {
+            Ext::None => false,
+            Ext::Subscribe | Ext::Publish => f.pubsub,
+            Ext::Transaction => f.transactions,
+            Ext::Blocking => f.blocking,
+            Ext::Cluster => f.cluster,
+        }
+    }
+
+    pub(crate) fn next_seed(&mut self) -> u32 {
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 17;
         self.seed ^= self.seed << 5;
@@ -347,7 +425,14 @@ impl Session {
             Ok(info) => info,
             Err(_) => return self.fail_request(RequestError::BadOpLen),
         };
-        if info.is_not_allowed() {
+        if self.pubsub.as_ref().is_some_and(|p| p.subscribed()) {
+            return self.handle_subscribed(args, info.name).await;
+        }
+        let ext_on = self.ext_enabled(info.ext);
+        if self.in_multi() && info.special != Special::Quit && !(ext_on && info.ext == Ext::Transaction) {
+            return self.queue_in_multi(args, &info);
+        }
+        if info.is_not_allowed() && !ext_on {
             let name = info.name.map(str::to_string).unwrap_or_else(|| mapper::upper_name(&args[0]));
             return self.fail_request(RequestError::NotAllowed(name));
         }
@@ -366,6 +451,24 @@ impl Session {
                 return self.push_done(err_reply("NOAUTH Authentication required"), false);
             }
             self.authorized = true;
+        }
+        if ext_on {
+            let name = info.name.unwrap_or("");
+            return match info.ext {
+                Ext::Subscribe => self.handle_subscribe(name, args).await,
+                Ext::Publish => {
+                    if args.len() != 3 {
+                        return self.push_done(err_reply("ERR wrong number of arguments for 'publish' command"), false);
+                    }
+                    // Subscribers are on the master of the channel's slot.
+                    let info = OpInfo { flags: mapper::WRITE, ..info };
+                    self.dispatch(args, &info).await
+                }
+                Ext::Transaction => self.handle_transaction(name, args, &info).await,
+                Ext::Blocking => self.handle_blocking(args, &info).await,
+                Ext::Cluster => self.handle_cluster(name, args),
+                Ext::None => {}
+            };
         }
         match info.special {
             Special::Select => self.handle_select(args),
@@ -564,7 +667,7 @@ impl Session {
         self.push_done(out.freeze(), false);
     }
 
-    fn shape(&self, info: &OpInfo, args: &[Bytes]) -> Shape {
+    pub(crate) fn shape(&self, info: &OpInfo, args: &[Bytes]) -> Shape {
         if self.resp3 {
             resp3::shape_of(info.name, args)
         } else {
@@ -584,11 +687,15 @@ impl Session {
         let seq = self.next_seq();
         let shape = self.shape(info, args);
         self.entries.push_back(Entry { state: State::Wait, shape });
+        if self.slot_held(slot) {
+            return self.hold(seq, 0, slot, args.to_vec());
+        }
         let seed = self.next_seed();
         let origin = Origin { sink: &self.sink, seq, part: 0, database: self.database, seed };
         let result = forward(&self.shared.router, slot, hkey, info.is_master_only(), args, &origin).await;
         match result {
             Ok(None) => {}
+            Err(RequestError::BackendDown) => self.hold(seq, 0, slot, args.to_vec()),
             Ok(Some(reply)) => {
                 self.apply(Delivery { seq, part: 0, reply: Ok(reply) });
             }
@@ -612,11 +719,18 @@ impl Session {
                 sub[2] = &args[first + 1];
             }
             let sub = &sub[..1 + step];
+            let slot = slot_of(sub[1]);
+            let owned = || sub.iter().map(|a| Bytes::copy_from_slice(a)).collect::<Vec<_>>();
+            if self.slot_held(slot) {
+                self.hold(seq, part as u32, slot, owned());
+                continue;
+            }
             let seed = self.next_seed();
             let origin = Origin { sink: &self.sink, seq, part: part as u32, database: self.database, seed };
-            let result = forward(&self.shared.router, slot_of(sub[1]), Some(sub[1]), master_only, sub, &origin).await;
+            let result = forward(&self.shared.router, slot, Some(sub[1]), master_only, sub, &origin).await;
             match result {
                 Ok(None) => {}
+                Err(RequestError::BackendDown) => self.hold(seq, part as u32, slot, owned()),
                 Ok(Some(reply)) => self.apply(Delivery { seq, part: part as u32, reply: Ok(reply) }),
                 Err(e) => {
                     // Parts already sent are answered into a finished entry and ignored.
@@ -626,6 +740,31 @@ impl Session {
             }
         }
     }
+}
+
+/// Reads what the socket has into `buf` without waiting (`None`: nothing there after all).
+///
+/// Goes through `poll_read` rather than `try_read_buf`: on a short read tokio then forgets the
+/// socket's readiness, so the next wait goes to epoll instead of costing a `recv` that returns
+/// EAGAIN (one system call per request saved at pipeline depth 1).
+async fn read_ready(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<std::io::Result<usize>> {
+    use std::task::Poll;
+    use tokio::io::{AsyncRead, ReadBuf};
+    std::future::poll_fn(|cx| {
+        let spare = buf.spare_capacity_mut();
+        let mut rb = ReadBuf::uninit(spare);
+        Poll::Ready(match std::pin::Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+            Poll::Pending => None,
+            Poll::Ready(Err(e)) => Some(Err(e)),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                // SAFETY: poll_read initialised the first `n` bytes of the spare capacity.
+                unsafe { buf.set_len(buf.len() + n) };
+                Some(Ok(n))
+            }
+        })
+    })
+    .await
 }
 
 /// One SLOTSMAPPING entry: `[id, backend_addr, migrate_from, [[replica addrs]...] | nil]`.
@@ -659,6 +798,40 @@ fn merge(m: &mut Merge) -> Result<Bytes, String> {
     }
     let value_len = |b: &[u8]| memchr::memchr(b'\r', b).unwrap_or(b.len()).saturating_sub(1);
     match m.op {
+        MergeOp::Last => Ok(parts.pop().unwrap_or_else(|| Bytes::from_static(b"*-1\r\n"))),
+        MergeOp::Scan { gid, next } => {
+            let p = parts.pop().unwrap_or_default();
+            if p.first() == Some(&b'-') {
+                return Ok(p);
+            }
+            crate::fanout::scan_reply(&p, gid, next)
+        }
+        MergeOp::FanOk => {
+            Ok(parts.iter().find(|p| p.first() != Some(&b'+')).cloned().unwrap_or_else(|| Bytes::from_static(OK)))
+        }
+        MergeOp::FanConcat => {
+            let mut items = BytesMut::new();
+            let mut n = 0i64;
+            for p in &parts {
+                if p.first() == Some(&b'-') {
+                    return Ok(p.clone());
+                }
+                let header_end = memchr::memchr(b'\n', p).map(|i| i + 1).unwrap_or(p.len());
+                let count: Option<i64> =
+                    std::str::from_utf8(&p[1..header_end.saturating_sub(2)]).ok().and_then(|c| c.parse().ok());
+                match (p.first(), count) {
+                    (Some(b'*'), Some(c)) => {
+                        n += c;
+                        items.extend_from_slice(&p[header_end..]);
+                    }
+                    _ => return Err(format!("bad keys resp: {}", crate::forward::type_name(p))),
+                }
+            }
+            let mut out = BytesMut::with_capacity(items.len() + 16);
+            write::header(&mut out, b'*', n);
+            out.extend_from_slice(&items);
+            Ok(out.freeze())
+        }
         MergeOp::MGet => {
             let mut out = BytesMut::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 16);
             write::header(&mut out, b'*', parts.len() as i64);
@@ -683,9 +856,10 @@ fn merge(m: &mut Merge) -> Result<Bytes, String> {
             }
             Ok(parts.pop().unwrap_or_else(|| Bytes::from_static(OK)))
         }
-        MergeOp::Sum(_) | MergeOp::Exists => {
+        MergeOp::Sum(_) | MergeOp::Exists | MergeOp::FanSum => {
             let what = match m.op {
                 MergeOp::Sum(name) => name.to_ascii_lowercase(),
+                MergeOp::FanSum => "dbsize".to_string(),
                 _ => "exists".to_string(),
             };
             let mut n: i64 = 0;

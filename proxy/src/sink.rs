@@ -18,6 +18,10 @@ pub struct Delivery {
     pub reply: Result<Bytes, BackendError>,
 }
 
+/// The `seq` of a delivery that answers no request: a message pushed by a session's dedicated
+/// pub/sub connection (`part` says which), or that connection's end (an error).
+pub const PUSH: u64 = u64::MAX;
+
 #[derive(Debug, Default)]
 pub struct Sink {
     queue: Mutex<Vec<Delivery>>,

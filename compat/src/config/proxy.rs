@@ -73,6 +73,27 @@ pub struct ProxyConfig {
     pub metrics_report_statsd_server: String,
     pub metrics_report_statsd_period: TimeSize,
     pub metrics_report_statsd_prefix: String,
+
+    // Extensions beyond Codis 3.2 (docs/proxy-features.md). All default to Codis behaviour and
+    // are neither printed by `--default-config` nor serialised, so Go-facing output is unchanged.
+    /// SUBSCRIBE/PSUBSCRIBE/PUBLISH through the proxy.
+    #[serde(skip_serializing)]
+    pub proxy_pubsub: bool,
+    /// MULTI/EXEC/WATCH when every key of the transaction is in one slot.
+    #[serde(skip_serializing)]
+    pub proxy_transactions: bool,
+    /// BLPOP and the other blocking commands, each on a connection of its own.
+    #[serde(skip_serializing)]
+    pub proxy_blocking_commands: bool,
+    /// SCAN/KEYS/DBSIZE/FLUSHALL/FLUSHDB over every group.
+    #[serde(skip_serializing)]
+    pub proxy_cluster_commands: bool,
+    /// How long requests for a backend that is down wait for a new route (0: fail at once).
+    #[serde(skip_serializing)]
+    pub backend_failover_hold: TimeSize,
+    /// How many such requests may wait at once; more fail at once.
+    #[serde(skip_serializing)]
+    pub backend_failover_hold_max: i64,
 }
 
 impl Default for ProxyConfig {
@@ -124,6 +145,12 @@ impl Default for ProxyConfig {
             metrics_report_statsd_server: String::new(),
             metrics_report_statsd_period: TimeSize::from_secs(1),
             metrics_report_statsd_prefix: String::new(),
+            proxy_pubsub: false,
+            proxy_transactions: false,
+            proxy_blocking_commands: false,
+            proxy_cluster_commands: false,
+            backend_failover_hold: TimeSize(0),
+            backend_failover_hold_max: 10000,
         }
     }
 }
@@ -201,6 +228,8 @@ impl ProxyConfig {
             (self.metrics_report_period.nanos() < 0, "metrics_report_period"),
             (self.metrics_report_influxdb_period.nanos() < 0, "metrics_report_influxdb_period"),
             (self.metrics_report_statsd_period.nanos() < 0, "metrics_report_statsd_period"),
+            (self.backend_failover_hold.nanos() < 0, "backend_failover_hold"),
+            (self.backend_failover_hold_max < 0, "backend_failover_hold_max"),
         ];
         for &(bad, name) in checks {
             if bad {

@@ -226,3 +226,25 @@ fn bad_configs_get_clear_errors() {
     let e = ProxyConfig::load_from_file("/nonexistent/proxy.toml").unwrap_err();
     assert!(e.to_string().starts_with("load config /nonexistent/proxy.toml failed: "), "{e}");
 }
+
+#[test]
+fn proxy_extension_keys_parse_and_stay_out_of_go_output() {
+    let p = ProxyConfig::from_toml_str(
+        "proxy_pubsub = true\nproxy_transactions = true\nproxy_blocking_commands = true\n\
+         proxy_cluster_commands = true\nbackend_failover_hold = \"5s\"\nbackend_failover_hold_max = 7\n",
+    )
+    .unwrap();
+    assert!(p.proxy_pubsub && p.proxy_transactions && p.proxy_blocking_commands && p.proxy_cluster_commands);
+    assert_eq!(p.backend_failover_hold.duration(), std::time::Duration::from_secs(5));
+    assert_eq!(p.backend_failover_hold_max, 7);
+    let d = ProxyConfig::default();
+    assert!(!d.proxy_pubsub && !d.proxy_transactions && !d.proxy_blocking_commands && !d.proxy_cluster_commands);
+    assert_eq!(d.backend_failover_hold.nanos(), 0);
+    let json = json::to_string_indent(&p);
+    assert!(!json.contains("proxy_pubsub") && !json.contains("failover_hold"), "{json}");
+    assert!(!p.to_toml_string().contains("proxy_pubsub"));
+    assert_eq!(
+        ProxyConfig::from_toml_str("backend_failover_hold_max = -1").unwrap_err().to_string(),
+        "invalid backend_failover_hold_max"
+    );
+}
