@@ -19,6 +19,7 @@ pub mod features;
 pub mod forward;
 pub mod hold;
 pub mod mapper;
+pub mod percore;
 pub mod proxy;
 pub mod pubsub;
 pub mod resp3;

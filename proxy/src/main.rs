@@ -90,6 +90,11 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let workers = args.ncpu.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    // Sessions run on one single-threaded runtime per worker (before any slot is filled).
+    if let Err(e) = codis_proxy::percore::start(workers) {
+        eprintln!("codis-proxy: cannot start workers: {e}");
+        return ExitCode::FAILURE;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers.max(1)).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -128,5 +133,5 @@ async fn run(args: Args) -> Result<(), String> {
         proxy.start();
         tracing::warn!("proxy is working ...");
     }
-    proxy.serve(listener).await.map_err(|e| format!("proxy exit on error: {e}"))
+    codis_proxy::percore::serve(proxy, listener).await.map_err(|e| format!("proxy exit on error: {e}"))
 }
