@@ -519,7 +519,9 @@ pub struct SharedBackend {
     pub addr: String,
     pub host: Bytes,
     pub port: Bytes,
-    conns: Vec<Vec<Arc<BackendConn>>>,
+    /// `[worker][database][parallel]`: with per-core workers ([`crate::percore`]) each worker
+    /// thread has connections of its own, driven by its own runtime; otherwise one set.
+    conns: Vec<Vec<Vec<Arc<BackendConn>>>>,
 }
 
 impl SharedBackend {
@@ -531,13 +533,25 @@ impl SharedBackend {
                 (addr.to_string(), String::new())
             }
         };
-        let conns = (0..config.backend_number_databases.max(1))
-            .map(|db| {
-                (0..parallel.max(1))
-                    .map(|_| {
-                        let c = BackendConn::new(addr, db, !config.features.failover_hold.is_zero());
-                        tokio::spawn(run(c.clone(), config.clone()));
-                        c
+        let workers = crate::percore::handles();
+        let spawn_on = |w: usize, c: Arc<BackendConn>| {
+            let task = run(c, config.clone());
+            match workers.get(w) {
+                Some(h) => drop(h.spawn(task)),
+                None => drop(tokio::spawn(task)),
+            }
+        };
+        let conns = (0..workers.len().max(1))
+            .map(|w| {
+                (0..config.backend_number_databases.max(1))
+                    .map(|db| {
+                        (0..parallel.max(1))
+                            .map(|_| {
+                                let c = BackendConn::new(addr, db, !config.features.failover_hold.is_zero());
+                                spawn_on(w, c.clone());
+                                c
+                            })
+                            .collect()
                     })
                     .collect()
             })
@@ -549,7 +563,8 @@ impl SharedBackend {
     /// none (the request then waits for the reconnection or fails with it); without, only a
     /// connected one will do (replicas, addressed PING/INFO).
     pub fn conn(&self, database: u32, seed: u32, must: bool) -> Option<&Arc<BackendConn>> {
-        let parallel = self.conns.get(database as usize)?;
+        let mine = self.conns.get(crate::percore::current()).or_else(|| self.conns.first())?;
+        let parallel = mine.get(database as usize)?;
         if parallel.len() == 1 {
             let c = &parallel[0];
             return (must || c.is_connected()).then_some(c);
@@ -564,8 +579,10 @@ impl SharedBackend {
         must.then(|| &parallel[0])
     }
 
+    /// Pings the connections of the calling worker (each worker has its own ticker).
     pub fn keep_alive(&self) {
-        for c in self.conns.iter().flatten() {
+        let mine = self.conns.get(crate::percore::current()).or_else(|| self.conns.first());
+        for c in mine.into_iter().flatten().flatten() {
             c.keep_alive();
         }
     }
@@ -573,7 +590,7 @@ impl SharedBackend {
 
 impl Drop for SharedBackend {
     fn drop(&mut self) {
-        for c in self.conns.iter().flatten() {
+        for c in self.conns.iter().flatten().flatten() {
             c.close();
         }
     }

@@ -28,6 +28,7 @@ pub mod hold;
 pub mod jodis;
 pub mod logfile;
 pub mod mapper;
+pub mod percore;
 pub mod proxy;
 pub mod pubsub;
 pub mod report;

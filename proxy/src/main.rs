@@ -239,7 +239,12 @@ fn main() -> ExitCode {
     }
     let workers = args.ncpu.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     tracing::warn!("set ncpu = {workers}");
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
+    // Sessions run on one single-threaded runtime per worker (before any slot is filled).
+    if let Err(e) = codis_proxy::percore::start(workers) {
+        eprintln!("codis-proxy: cannot start workers: {e}");
+        return ExitCode::FAILURE;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers.max(1)).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("codis-proxy: cannot start runtime: {e}");

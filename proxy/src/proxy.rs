@@ -170,7 +170,7 @@ impl Proxy {
         let p = proxy.clone();
         tokio::spawn(async move {
             tracing::warn!("proxy start service on {proxy_local}");
-            if let Err(e) = p.serve(lproxy).await {
+            if let Err(e) = crate::percore::serve(p.clone(), lproxy).await {
                 tracing::error!(error = %e, "proxy exit on error");
             }
             p.close().await;

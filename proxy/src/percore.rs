@@ -1,0 +1,82 @@
+//! One single-threaded runtime per core: each worker accepts clients on the shared listening
+//! socket and serves them with backend connections of its own, so a request and its reply never
+//! cross threads (no cross-thread wake-ups, no work stealing).
+//!
+//! [`start`] must run before the first slot is filled, since backend connections are created
+//! per worker, on the worker's runtime; [`serve`] then hands the listening socket (duplicated
+//! into every worker's reactor; whichever worker the kernel wakes first accepts).
+
+use std::cell::Cell;
+use std::sync::{Mutex, OnceLock};
+
+use tokio::net::TcpListener;
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+
+use crate::proxy::Proxy;
+
+type Start = (Proxy, std::net::TcpListener, tokio::sync::mpsc::UnboundedSender<std::io::Result<()>>);
+
+static HANDLES: OnceLock<Vec<Handle>> = OnceLock::new();
+static STARTS: Mutex<Vec<oneshot::Sender<Start>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The workers' runtimes; empty when the proxy runs on one shared runtime.
+pub fn handles() -> &'static [Handle] {
+    HANDLES.get().map(|v| &v[..]).unwrap_or(&[])
+}
+
+/// The index of the calling worker (0 outside workers).
+pub fn current() -> usize {
+    WORKER.with(|w| w.get())
+}
+
+/// Starts `n` worker threads (nothing with `n <= 1`), idle until [`serve`].
+pub fn start(n: usize) -> std::io::Result<()> {
+    if n <= 1 || HANDLES.get().is_some() {
+        return Ok(());
+    }
+    let mut runtimes = Vec::with_capacity(n);
+    for _ in 0..n {
+        runtimes.push(tokio::runtime::Builder::new_current_thread().enable_all().build()?);
+    }
+    if HANDLES.set(runtimes.iter().map(|r| r.handle().clone()).collect()).is_err() {
+        return Ok(());
+    }
+    let mut starts = STARTS.lock().unwrap_or_else(|e| e.into_inner());
+    for (i, rt) in runtimes.into_iter().enumerate() {
+        let (tx, rx) = oneshot::channel::<Start>();
+        starts.push(tx);
+        std::thread::Builder::new().name(format!("proxy-worker-{i}")).spawn(move || {
+            WORKER.with(|w| w.set(i));
+            rt.block_on(async move {
+                // Dropped sender: the proxy never served; the runtime still drove connections.
+                let Ok((proxy, l, done)) = rx.await else { return std::future::pending::<()>().await };
+                let result = match TcpListener::from_std(l) {
+                    Ok(listener) => proxy.serve(listener).await,
+                    Err(e) => Err(e),
+                };
+                let _ = done.send(result);
+            });
+        })?;
+    }
+    Ok(())
+}
+
+/// Serves `listener` on the workers if [`start`] made some, else on the calling runtime.
+pub async fn serve(proxy: Proxy, listener: TcpListener) -> std::io::Result<()> {
+    let starts = std::mem::take(&mut *STARTS.lock().unwrap_or_else(|e| e.into_inner()));
+    if starts.is_empty() {
+        return proxy.serve(listener).await;
+    }
+    let std_listener = listener.into_std()?;
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    for tx in starts {
+        let _ = tx.send((proxy.clone(), std_listener.try_clone()?, done_tx.clone()));
+    }
+    drop(done_tx);
+    done_rx.recv().await.unwrap_or(Ok(()))
+}

@@ -1,0 +1,88 @@
+//! The `codis-proxy` binary with per-core workers (one single-threaded runtime per worker,
+//! backend connections per worker): many clients, pipelined and split requests, a pub/sub
+//! session and a blocking command, all answered in order.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use conformance::server::{free_port, Kind, Server, TempDir};
+use conformance::Conn;
+use support::*;
+
+struct ProxyProcess(Child);
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_binary(backend: &str, workers: usize, extra_toml: &str) -> (ProxyProcess, u16, TempDir) {
+    let dir = TempDir::new("codis-proxy-per-core").unwrap();
+    let port = free_port().unwrap();
+    let slots = serde_json::to_string(&all_on(backend)).unwrap();
+    std::fs::write(dir.path().join("slots.json"), slots).unwrap();
+    let mut toml = std::fs::File::create(dir.path().join("proxy.toml")).unwrap();
+    writeln!(toml, "proxy_addr = \"127.0.0.1:{port}\"\n{extra_toml}").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_codis-proxy"))
+        .arg(format!("--config={}", dir.path().join("proxy.toml").display()))
+        .arg(format!("--fillslots={}", dir.path().join("slots.json").display()))
+        .arg(format!("--ncpu={workers}"))
+        .arg("--log-level=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn codis-proxy");
+    let proc = ProxyProcess(child);
+    let t = Instant::now();
+    while Conn::connect(port).and_then(|mut c| c.send(&["PING"])).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(20), "proxy did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (proc, port, dir)
+}
+
+#[test]
+fn per_core_workers_serve_many_clients_in_order() {
+    let a = Server::start(Kind::Codis).unwrap();
+    let (_proxy, port, _dir) = start_binary(&addr(a.port()), 2, "proxy_pubsub = true\nproxy_blocking_commands = true");
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Conn::connect(port).unwrap();
+                c.set_timeout(Duration::from_secs(20));
+                for round in 0..20 {
+                    for i in 0..16 {
+                        c.send(&["SET", &format!("k:{t}:{i}"), &format!("{round}")]).unwrap();
+                        c.send(&["MGET", &format!("k:{t}:{i}"), "nosuch"]).unwrap();
+                    }
+                    for _ in 0..16 {
+                        assert_eq!(raw(&c.read().unwrap()), "+OK\r\n");
+                        let v = round.to_string();
+                        assert_eq!(raw(&c.read().unwrap()), format!("*2\r\n${}\r\n{v}\r\n$-1\r\n", v.len()));
+                    }
+                }
+            })
+        })
+        .collect();
+    // Pub/sub and a blocking command on the workers' runtimes too.
+    let mut sub = Conn::connect(port).unwrap();
+    sub.set_timeout(Duration::from_secs(10));
+    assert_eq!(raw(&sub.call(&["SUBSCRIBE", "news"]).unwrap()), "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+    let mut waiter = Conn::connect(port).unwrap();
+    waiter.set_timeout(Duration::from_secs(10));
+    waiter.send(&["BLPOP", "jobs", "5"]).unwrap();
+    let mut c = Conn::connect(port).unwrap();
+    assert_eq!(raw(&c.call(&["PUBLISH", "news", "hi"]).unwrap()), ":1\r\n");
+    assert_eq!(raw(&sub.read().unwrap()), "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(raw(&c.call(&["RPUSH", "jobs", "j"]).unwrap()), ":1\r\n");
+    assert_eq!(raw(&waiter.read().unwrap()), "*2\r\n$4\r\njobs\r\n$1\r\nj\r\n");
+    for t in threads {
+        t.join().unwrap();
+    }
+}
