@@ -68,6 +68,8 @@ pub struct Shared {
     model: RwLock<models::Proxy>,
     xauth: RwLock<String>,
     exit: watch::Sender<bool>,
+    /// Set once `close` has finished its cleanup (the Jodis node is gone): what `closed` waits for.
+    done: watch::Sender<bool>,
     /// Serialises fills, starts and master switches (Go's `Proxy.mu`).
     admin: tokio::sync::Mutex<()>,
     pub(crate) ha: Mutex<Ha>,
@@ -109,6 +111,7 @@ impl Proxy {
                 model: RwLock::new(model),
                 xauth: RwLock::new(String::new()),
                 exit: watch::channel(false).0,
+                done: watch::channel(false).0,
                 admin: tokio::sync::Mutex::new(()),
                 ha: Mutex::new(Ha::default()),
                 switched: (0..MAX_SLOT_NUM).map(|_| AtomicBool::new(false)).collect(),
@@ -226,9 +229,9 @@ impl Proxy {
         self.shared.closed.load(Ordering::Acquire)
     }
 
-    /// Waits until the proxy is closed.
+    /// Waits until the proxy is closed and its cleanup is done.
     pub async fn closed(&self) {
-        let mut rx = self.shared.exit.subscribe();
+        let mut rx = self.shared.done.subscribe();
         let _ = rx.wait_for(|closed| *closed).await;
     }
 
@@ -358,6 +361,7 @@ impl Proxy {
             m.cancel();
         }
         self.shared.router.close().await;
+        self.shared.done.send_replace(true);
     }
 
     /// Accepts clients until the listener fails or the proxy closes, pings backends every
