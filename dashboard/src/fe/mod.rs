@@ -1,0 +1,4 @@
+//! codis-fe.
+pub fn main(_args: Vec<String>) -> i32 {
+    1
+}
