@@ -104,6 +104,8 @@ pub struct Topom {
     stats: std::sync::Mutex<StatsCache>,
     ha: std::sync::Mutex<Ha>,
     pub progress: std::sync::Mutex<Progress>,
+    /// Idle connections of the slot action executor, by server address.
+    pub(crate) action_pool: std::sync::Mutex<std::collections::HashMap<String, Vec<crate::redis::Client>>>,
     /// Slot mapping writes since start (for `/metrics`).
     pub slot_writes: std::sync::atomic::AtomicU64,
 }
@@ -156,6 +158,7 @@ impl Topom {
             ha: Default::default(),
             progress: Default::default(),
             slot_writes: Default::default(),
+            action_pool: Default::default(),
         })
     }
 

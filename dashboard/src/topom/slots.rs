@@ -287,7 +287,25 @@ impl Topom {
             return Ok(Step { remains: 0, next_db: -1 });
         }
         let timeout = self.config.migration_timeout.duration();
-        let mut cl = Client::connect(from, &self.config.product_auth, timeout).await?;
+        // Connections are reused across steps, as Go's pool does: a slot takes many steps.
+        let pooled = self.action_pool.lock().ok().and_then(|mut p| p.get_mut(from).and_then(Vec::pop));
+        let mut cl = match pooled {
+            Some(c) => c,
+            None => Client::connect(from, &self.config.product_auth, timeout).await?,
+        };
+        let step = self.migrate_step_on(&mut cl, sid, dest, db, timeout).await;
+        if step.is_ok() {
+            if let Ok(mut p) = self.action_pool.lock() {
+                let v = p.entry(from.to_string()).or_default();
+                if v.len() < 8 {
+                    v.push(cl);
+                }
+            }
+        }
+        step
+    }
+
+    async fn migrate_step_on(&self, cl: &mut Client, sid: i64, dest: &str, db: i64, timeout: Duration) -> Result<Step> {
         cl.select(db).await?;
         let n = match self.method {
             FORWARD_SYNC => cl.migrate_slot(sid, dest).await?,

@@ -41,6 +41,11 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(log) = std::fs::read_to_string(self.dir.join("server.log")) {
+                eprintln!("--- log of {} ---\n{}", self.addr, tail(&log, 1500));
+            }
+        }
         self.kill9();
     }
 }
