@@ -114,6 +114,7 @@ fn verify(t: &Topom, xauth: &str) -> Option<Response> {
 }
 
 /// Go's `parseInteger`: `strconv.Atoi` or `invalid <name>`.
+#[allow(clippy::result_large_err)]
 fn int(v: &str, name: &str) -> Result<i64, Response> {
     if v.is_empty() {
         return Err(error(format!("missing {name}")));

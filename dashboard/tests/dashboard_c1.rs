@@ -73,7 +73,7 @@ fn s(v: &str) -> Json {
 }
 
 /// Fields that differ between any two runs of any dashboard.
-fn normalize_json(j: &mut Json, path: &str) {
+fn normalize_json(j: &mut Json) {
     match j {
         Json::Object(kv) => {
             for (k, v) in kv.iter_mut() {
@@ -86,11 +86,11 @@ fn normalize_json(j: &mut Json, path: &str) {
                     "hostname" => *v = s("<host>"),
                     "coordinator_name" | "coordinator_addr" => *v = s("<coordinator>"),
                     "Stack" => *v = Json::Null,
-                    _ => normalize_json(v, path),
+                    _ => normalize_json(v),
                 }
             }
         }
-        Json::Array(a) => a.iter_mut().for_each(|v| normalize_json(v, path)),
+        Json::Array(a) => a.iter_mut().for_each(normalize_json),
         _ => {}
     }
 }
@@ -124,7 +124,7 @@ fn normalize_stats(st: &mut Json, no_proxy: bool) {
 
 fn normalize_body(body: &str, path: &str, no_proxy: bool) -> String {
     let Ok(mut j) = Json::parse(body.as_bytes()) else { return body.to_string() };
-    normalize_json(&mut j, path);
+    normalize_json(&mut j);
     if path == "/topom" {
         set(&mut j, "version", s("<version>"));
         set(&mut j, "compile", s("<compile>"));
@@ -137,7 +137,9 @@ fn normalize_body(body: &str, path: &str, no_proxy: bool) -> String {
         }
     } else if path == "/topom/stats" || path.starts_with("/api/topom/stats/") {
         normalize_stats(&mut j, no_proxy);
-    } else if path.starts_with("/api/topom/group/info/") || (path.starts_with("/api/topom/sentinels/info/") && !path.ends_with("/monitored")) {
+    } else if path.starts_with("/api/topom/group/info/")
+        || (path.starts_with("/api/topom/sentinels/info/") && !path.ends_with("/monitored"))
+    {
         if matches!(j, Json::Object(ref kv) if !kv.iter().any(|(k, _)| k == "Cause")) {
             j = s("<INFO of the server>");
         }
@@ -159,7 +161,11 @@ fn normalize_body(body: &str, path: &str, no_proxy: bool) -> String {
 }
 
 /// A coordinator tree as `path → (data normalised, version)`.
-fn normalize_tree(nodes: Vec<(String, String, Option<i64>)>, ports: Option<&Ports>, no_proxy: bool) -> BTreeMap<String, (String, Option<i64>)> {
+fn normalize_tree(
+    nodes: Vec<(String, String, Option<i64>)>,
+    ports: Option<&Ports>,
+    no_proxy: bool,
+) -> BTreeMap<String, (String, Option<i64>)> {
     let mut out = BTreeMap::new();
     for (path, data, version) in nodes {
         if no_proxy && (path.contains("/proxy/proxy-") || path.starts_with("/jodis")) {
@@ -183,7 +189,13 @@ fn recorded_tree(text: &str) -> Vec<(String, String, Option<i64>)> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["path"].as_str().unwrap().to_string(), n["data"].as_str().unwrap_or("").to_string(), n["version"].as_i64()))
+        .map(|n| {
+            (
+                n["path"].as_str().unwrap().to_string(),
+                n["data"].as_str().unwrap_or("").to_string(),
+                n["version"].as_i64(),
+            )
+        })
         .collect()
 }
 
@@ -220,7 +232,13 @@ fn our_tree(coord: &Coord, zk: bool) -> Vec<(String, String, Option<i64>)> {
     })
 }
 
-fn compare_trees(name: &str, want: &BTreeMap<String, (String, Option<i64>)>, got: &BTreeMap<String, (String, Option<i64>)>, versions: bool, fs_dirs: bool) -> Vec<String> {
+fn compare_trees(
+    name: &str,
+    want: &BTreeMap<String, (String, Option<i64>)>,
+    got: &BTreeMap<String, (String, Option<i64>)>,
+    versions: bool,
+    fs_dirs: bool,
+) -> Vec<String> {
     let mut diffs = Vec::new();
     for (p, (data, ver)) in want {
         // The filesystem and etcd coordinators have no data on directories: skip empty dirs.
@@ -301,7 +319,9 @@ fn scenario(coord: Coord, zk: bool, root: &Path) -> Vec<String> {
     for gid in ["1", "2"] {
         admin_ok(&[&dash, "--create-group", &format!("--gid={gid}")]);
     }
-    for (gid, addr) in [("1", "127.0.0.1:6379"), ("1", "127.0.0.1:6380"), ("2", "127.0.0.1:6381"), ("2", "127.0.0.1:6382")] {
+    for (gid, addr) in
+        [("1", "127.0.0.1:6379"), ("1", "127.0.0.1:6380"), ("2", "127.0.0.1:6381"), ("2", "127.0.0.1:6382")]
+    {
         admin_ok(&[&dash, "--group-add", &format!("--gid={gid}"), &format!("--addr={}", a(addr))]);
     }
     for addr in ["127.0.0.1:6380", "127.0.0.1:6382"] {
@@ -339,9 +359,14 @@ fn scenario(coord: Coord, zk: bool, root: &Path) -> Vec<String> {
         last_time = t;
         let needs_proxy = !path.contains("deadbeef") && path.contains("/proxy/create/") && path.ends_with(":11080")
             || path.contains("/proxy/online/") && path.ends_with(":11080")
-            || path.contains("/proxy/reinit/") && path.contains("91ebd8e7a3491a145e0c03b773f15833") && !path.contains("/remove/")
+            || path.contains("/proxy/reinit/")
+                && path.contains("91ebd8e7a3491a145e0c03b773f15833")
+                && !path.contains("/remove/")
             || !path.contains("deadbeef") && path.ends_with("/127.0.0.1:11080");
-        if path.starts_with("/debug/pprof") || (no_proxy && needs_proxy) || (sentinel.is_none() && path.contains("sentinel")) {
+        if path.starts_with("/debug/pprof")
+            || (no_proxy && needs_proxy)
+            || (sentinel.is_none() && path.contains("sentinel"))
+        {
             transcript.push_str(&format!("#{i} {method} {path} SKIPPED\n"));
             continue;
         }
@@ -369,7 +394,11 @@ fn scenario(coord: Coord, zk: bool, root: &Path) -> Vec<String> {
             problems.push(format!("body:\n--- want\n{wn}\n--- got\n{gn}"));
         }
         // Long bodies are compared in full above; the snapshot keeps their start and size.
-        let shown = if gn.len() > 600 { format!("{}... ({} bytes)", &gn[..gn.floor_char_boundary(600)], gn.len()) } else { gn.clone() };
+        let shown = if gn.len() > 600 {
+            format!("{}... ({} bytes)", &gn[..gn.floor_char_boundary(600)], gn.len())
+        } else {
+            gn.clone()
+        };
         transcript.push_str(&format!("#{i} {method} {path} -> {:?}\n{shown}\n", r.status));
         for p in problems {
             diffs.push(format!("c1 #{i} {method} {path}: {p}"));
@@ -383,7 +412,14 @@ fn scenario(coord: Coord, zk: bool, root: &Path) -> Vec<String> {
     drop(d);
     let d = dashboard(root, &coord, extra, &["--remove-lock"]);
     let keys = write_keys_in_slots(&servers[0].addr, 0..100, 400);
-    admin_ok(&[&format!("--dashboard={}", d.addr()), "--slot-action", "--create-range", "--beg=0", "--end=99", "--gid=2"]);
+    admin_ok(&[
+        &format!("--dashboard={}", d.addr()),
+        "--slot-action",
+        "--create-range",
+        "--beg=0",
+        "--end=99",
+        "--gid=2",
+    ]);
     d.wait_no_actions(Duration::from_secs(120));
     admin_ok(&[&format!("--dashboard={}", d.addr()), "--resync-group", "--gid=2"]);
     for k in &keys {

@@ -63,7 +63,10 @@ fn fake_proxy() -> Arc<FakeProxy> {
                 .route("/api/proxy/xping/{x}", get(|| async { ok() }))
                 .route("/api/proxy/start/{x}", put(|| async { ok() }))
                 .route("/api/proxy/sentinels/{x}", put(|| async { ok() }))
-                .route("/api/proxy/stats/{x}", get(|| async { json_ok(&serde_json::json!({"online": true, "closed": false})) }))
+                .route(
+                    "/api/proxy/stats/{x}",
+                    get(|| async { json_ok(&serde_json::json!({"online": true, "closed": false})) }),
+                )
                 .route(
                     "/api/proxy/fillslots/{x}",
                     put(|State(p): St, Path(_x): Path<String>, body: axum::body::Bytes| async move {
@@ -89,8 +92,9 @@ fn fake_proxy() -> Arc<FakeProxy> {
 }
 
 fn conn(addr: &str) -> conformance::Conn {
-    let mut c = conformance::Conn::connect_timeout(addr.rsplit(':').next().unwrap().parse().unwrap(), Duration::from_secs(2))
-        .expect("connect");
+    let mut c =
+        conformance::Conn::connect_timeout(addr.rsplit(':').next().unwrap().parse().unwrap(), Duration::from_secs(2))
+            .expect("connect");
     c.set_timeout(Duration::from_secs(30));
     c
 }
@@ -117,7 +121,9 @@ fn writer(p: Arc<FakeProxy>, stop: Arc<AtomicBool>, acked: Arc<AtomicU64>) -> st
                     let (host, port) = s.backend_addr.rsplit_once(':').unwrap();
                     let c = conns.entry(s.migrate_from.clone()).or_insert_with(|| conn(&s.migrate_from));
                     match c.call(&["SLOTSMGRTTAGONE", host, port, "30000", &key]) {
-                        Ok(r) => assert!(r.raw.starts_with(b":"), "SLOTSMGRTTAGONE: {:?}", String::from_utf8_lossy(&r.raw)),
+                        Ok(r) => {
+                            assert!(r.raw.starts_with(b":"), "SLOTSMGRTTAGONE: {:?}", String::from_utf8_lossy(&r.raw))
+                        }
                         Err(_) => {
                             conns.remove(&s.migrate_from);
                             continue;
@@ -253,7 +259,12 @@ fn kill9_mid_migration_resumes() {
     stop.store(true, Ordering::SeqCst);
     w.join().unwrap();
     let stats = d.json("/topom/stats");
-    let moved = stats["slots"].as_array().unwrap().iter().filter(|m| m["id"].as_i64().unwrap() < 200 && m["group_id"] == 2).count();
+    let moved = stats["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["id"].as_i64().unwrap() < 200 && m["group_id"] == 2)
+        .count();
     assert_eq!(moved, 200, "every slot of the range reached group 2");
     let n = acked.load(Ordering::SeqCst);
     let lost = lost_writes(&d, n);

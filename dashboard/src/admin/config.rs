@@ -141,7 +141,8 @@ fn convert(file: &str) {
         let mut temp: BTreeMap<i64, SlotMapping> = BTreeMap::new();
         for v in slots.as_object().map(|m| m.values().collect::<Vec<_>>()).unwrap_or_default() {
             let sid = v.get("id").and_then(Value::as_f64).unwrap_or_else(|| convert_panic("invalid slot id")) as i64;
-            let gid = v.get("group_id").and_then(Value::as_f64).unwrap_or_else(|| convert_panic("invalid group id")) as i64;
+            let gid =
+                v.get("group_id").and_then(Value::as_f64).unwrap_or_else(|| convert_panic("invalid group id")) as i64;
             let status = v.pointer("/state/status").and_then(Value::as_str).unwrap_or("");
             tracing::debug!("found slot-{sid:04} status = {status}");
             match status {

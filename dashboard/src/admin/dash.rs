@@ -79,7 +79,11 @@ pub async fn run(a: &Args) -> i32 {
         }
         call!("loglevel", c.log_level(&level.to_ascii_uppercase()));
     } else if a.flag("--slots-status") {
-        match c.api().get::<Json>(&format!("/api/topom/slots/{}", compat::xauth::dashboard_xauth(&product_of(&c, addr).await))).await {
+        match c
+            .api()
+            .get::<Json>(&format!("/api/topom/slots/{}", compat::xauth::dashboard_xauth(&product_of(&c, addr).await)))
+            .await
+        {
             Ok(s) => print_json(&s),
             Err(e) => panic_rest(&rpc("slots"), &e).await,
         }
@@ -196,7 +200,7 @@ pub async fn run(a: &Args) -> i32 {
         } else if a.flag("--list-proxy") {
             sub("proxy").get("models").cloned().unwrap_or(Json::Null)
         } else {
-            match ["config", "model", "slots", "stats", "group", "proxy"].into_iter().filter(|w| a.word(w)).last() {
+            match ["config", "model", "slots", "stats", "group", "proxy"].into_iter().rfind(|w| a.word(w)) {
                 Some("config") => o.get("config").cloned().unwrap_or(Json::Null),
                 Some("model") => o.get("model").cloned().unwrap_or(Json::Null),
                 Some("stats") => stats.cloned().unwrap_or(Json::Null),
@@ -245,7 +249,8 @@ fn proxy_status(s: &Json) {
     let models = arr(s.get("proxy").and_then(|p| p.get("models")));
     let st = s.get("proxy").and_then(|p| p.get("stats"));
     let field = |p: &Json, k: &str| p.get(k).and_then(Json::as_str).unwrap_or("").to_string();
-    let wpid = models.iter().map(|p| p.get("id").and_then(Json::as_i64).unwrap_or(0).to_string().len()).max().unwrap_or(0);
+    let wpid =
+        models.iter().map(|p| p.get("id").and_then(Json::as_i64).unwrap_or(0).to_string().len()).max().unwrap_or(0);
     let wa1 = models.iter().map(|p| field(p, "admin_addr").len()).max().unwrap_or(0);
     let wa2 = models.iter().map(|p| field(p, "proxy_addr").len()).max().unwrap_or(0);
     for p in models {
@@ -253,7 +258,12 @@ fn proxy_status(s: &Json) {
         let mark = match st.and_then(|m| m.get(&token)) {
             None => "[?]",
             Some(x) if x.get("error").is_some_and(|e| !e.is_null()) => "[E]",
-            Some(x) if x.get("timeout").and_then(Json::as_bool).unwrap_or(false) || x.get("stats").is_none_or(Json::is_null) => "[T]",
+            Some(x)
+                if x.get("timeout").and_then(Json::as_bool).unwrap_or(false)
+                    || x.get("stats").is_none_or(Json::is_null) =>
+            {
+                "[T]"
+            }
             Some(_) => "[ ]",
         };
         let id = p.get("id").and_then(Json::as_i64).unwrap_or(0);
@@ -269,7 +279,8 @@ fn group_status(s: &Json) {
     let models = arr(s.get("group").and_then(|g| g.get("models")));
     let st = s.get("group").and_then(|g| g.get("stats"));
     let servers = |g: &Json| arr(g.get("servers")).to_vec();
-    let wgid = models.iter().map(|g| g.get("id").and_then(Json::as_i64).unwrap_or(0).to_string().len()).max().unwrap_or(0);
+    let wgid =
+        models.iter().map(|g| g.get("id").and_then(Json::as_i64).unwrap_or(0).to_string().len()).max().unwrap_or(0);
     let widx = models.iter().flat_map(|g| (0..servers(g).len()).map(|i| i.to_string().len())).max().unwrap_or(0);
     let addr_of = |x: &Json| x.get("server").and_then(Json::as_str).unwrap_or("").to_string();
     let waddr = models.iter().flat_map(|g| servers(g).into_iter().map(|x| addr_of(&x).len())).max().unwrap_or(0);
@@ -282,13 +293,18 @@ fn group_status(s: &Json) {
             match st.and_then(|m| m.get(&addr)) {
                 None => println!("[?] {line}"),
                 Some(v) if v.get("error").is_some_and(|e| !e.is_null()) => println!("[E] {line}"),
-                Some(v) if v.get("timeout").and_then(Json::as_bool).unwrap_or(false) || v.get("stats").is_none_or(Json::is_null) => {
+                Some(v)
+                    if v.get("timeout").and_then(Json::as_bool).unwrap_or(false)
+                        || v.get("stats").is_none_or(Json::is_null) =>
+                {
                     println!("[T] {line}")
                 }
                 Some(v) => {
                     let info = v.get("stats").cloned().unwrap_or_default();
                     let master = match info.get("master_addr").and_then(Json::as_str) {
-                        Some(m) => format!("{m}:{}", info.get("master_link_status").and_then(Json::as_str).unwrap_or("")),
+                        Some(m) => {
+                            format!("{m}:{}", info.get("master_link_status").and_then(Json::as_str).unwrap_or(""))
+                        }
                         None => "NO:ONE".to_string(),
                     };
                     let expect = if i == 0 { "NO:ONE".to_string() } else { format!("{}:up", addr_of(&list[0])) };
@@ -328,7 +344,10 @@ fn print_plans(plans: &BTreeMap<String, i64>) {
 /// Beyond Codis (`--wait`): a progress bar over the slots with actions, until none is left.
 async fn wait_actions(c: &DashboardApi, addr: &str) {
     let count = |s: &Json| {
-        arr(s.get("slots")).iter().filter(|m| m.get("action").and_then(|a| a.get("state")).is_some_and(|x| !x.is_null())).count() as u64
+        arr(s.get("slots"))
+            .iter()
+            .filter(|m| m.get("action").and_then(|a| a.get("state")).is_some_and(|x| !x.is_null()))
+            .count() as u64
     };
     let total = count(&stats(c, addr).await);
     let bar = indicatif::ProgressBar::new(total);
@@ -340,7 +359,9 @@ async fn wait_actions(c: &DashboardApi, addr: &str) {
         let s = stats(c, addr).await;
         let left = count(&s);
         bar.set_position(total.saturating_sub(left));
-        if let Some(st) = s.get("slot_action").and_then(|a| a.get("progress")).and_then(|p| p.get("status")).and_then(Json::as_str) {
+        if let Some(st) =
+            s.get("slot_action").and_then(|a| a.get("progress")).and_then(|p| p.get("status")).and_then(Json::as_str)
+        {
             bar.set_message(st.to_string());
         }
         if left == 0 {

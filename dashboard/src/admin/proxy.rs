@@ -78,7 +78,7 @@ pub async fn run(a: &Args) -> i32 {
             Ok(o) => o,
             Err(e) => panic_rest(&rpc("overview"), &e).await,
         };
-        let pick = ["config", "model", "slots", "stats"].into_iter().filter(|w| a.word(w)).last();
+        let pick = ["config", "model", "slots", "stats"].into_iter().rfind(|w| a.word(w));
         match pick {
             Some(w) => print_json(o.get(w).unwrap_or(&Json::Null)),
             None => print_json(&o),

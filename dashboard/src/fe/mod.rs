@@ -112,7 +112,8 @@ pub fn main(argv: Vec<String>) -> i32 {
         println!("compile: {}", version::compile());
         return 0;
     }
-    let coordinated = ["--dashboard-list", "--zookeeper", "--etcd", "--filesystem"].iter().any(|f| args.get(f).is_some());
+    let coordinated =
+        ["--dashboard-list", "--zookeeper", "--etcd", "--filesystem"].iter().any(|f| args.get(f).is_some());
     if args.get("--listen").is_none() || !coordinated {
         print!("{}", usage::FE);
         return 1;
@@ -160,7 +161,10 @@ async fn run(args: Args) -> i32 {
         tracing::warn!("set --{name} = {addr}");
         let msg = format!("create '{name}' client to '{addr}' failed");
         let spec = Spec::new(name, addr, auth).unwrap_or_else(|e| panic_exit("fe.rs", &msg, Some(&e.to_string())));
-        let c = spec.connect(Duration::from_secs(60)).await.unwrap_or_else(|e| panic_exit("fe.rs", &msg, Some(&e.to_string())));
+        let c = spec
+            .connect(Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic_exit("fe.rs", &msg, Some(&e.to_string())));
         Loader::Dynamic(c)
     };
     let fe = Arc::new(Fe {
@@ -227,11 +231,8 @@ fn static_file(fe: &Fe, path: &str) -> Option<Response> {
 async fn handle(State(fe): State<Arc<Fe>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let forward = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "forward")
-        .map(|(_, v)| v.to_string());
+    let forward =
+        query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == "forward").map(|(_, v)| v.to_string());
     if forward.is_none() && req.method() == axum::http::Method::GET {
         if let Some(r) = static_file(&fe, &path) {
             return r;
@@ -248,7 +249,8 @@ async fn handle(State(fe): State<Arc<Fe>>, req: Request) -> Response {
     proxy(&fe, &host, req).await
 }
 
-const HOP: &[&str] = &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"];
+const HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"];
 
 /// Go's `httputil.ReverseProxy` to `http://<host>`: same path and query, headers without the
 /// hop-by-hop ones, `X-Forwarded-For` added; the dashboard's status (800 too) comes back as is.

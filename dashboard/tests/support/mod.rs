@@ -164,7 +164,8 @@ pub fn dashboard_with(dir: &Path, config: &Path, port: u16, flags: &[&str]) -> D
         .spawn()
         .expect("start codis-dashboard");
     let addr = format!("127.0.0.1:{port}");
-    let d = Dashboard { proc: Proc { child, addr: addr.clone(), dir: dir.to_path_buf() }, config: config.to_path_buf() };
+    let d =
+        Dashboard { proc: Proc { child, addr: addr.clone(), dir: dir.to_path_buf() }, config: config.to_path_buf() };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if http(&addr, "GET", "/topom/model", b"").status == Some(200)
@@ -256,7 +257,8 @@ impl Reply {
 pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Reply {
     let Ok(mut s) = TcpStream::connect(addr) else { return Reply::default() };
     let _ = s.set_read_timeout(Some(Duration::from_secs(90)));
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     if !body.is_empty() {
         req.push_str("Content-Type: application/json\r\n");
     }
@@ -274,16 +276,14 @@ fn parse_reply(raw: &[u8]) -> Reply {
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or("").to_string();
     let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok());
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
     let mut body = raw[split + 4..].to_vec();
     let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     if chunked {
         let mut out = Vec::new();
         let mut rest = &body[..];
-        loop {
-            let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") else { break };
+        while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
             let n = usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
             if n == 0 {
                 break;
@@ -298,11 +298,9 @@ fn parse_reply(raw: &[u8]) -> Reply {
 
 /// A RESP command on a fresh connection; the raw reply bytes.
 pub fn redis(addr: &str, args: &[&str]) -> Vec<u8> {
-    let mut c = conformance::Conn::connect_timeout(
-        addr.rsplit(':').next().unwrap().parse().unwrap(),
-        Duration::from_secs(2),
-    )
-    .expect("connect");
+    let mut c =
+        conformance::Conn::connect_timeout(addr.rsplit(':').next().unwrap().parse().unwrap(), Duration::from_secs(2))
+            .expect("connect");
     c.set_timeout(Duration::from_secs(10));
     c.call(args).expect("call").raw
 }
