@@ -41,6 +41,17 @@ impl ApiClient {
         ApiClient { addr: addr.into(), http }
     }
 
+    /// Like [`ApiClient::new`], sending `headers` with every call (e.g. an admin secret).
+    pub fn with_headers(addr: impl Into<String>, headers: reqwest::header::HeaderMap) -> ApiClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(60))
+            .default_headers(headers)
+            .build()
+            .unwrap_or_default();
+        ApiClient { addr: addr.into(), http }
+    }
+
     pub fn addr(&self) -> &str {
         &self.addr
     }

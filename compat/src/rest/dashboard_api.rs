@@ -20,6 +20,11 @@ impl DashboardApi {
         DashboardApi { api: ApiClient::new(addr), xauth: String::new() }
     }
 
+    /// A client over a prepared [`ApiClient`] (e.g. one that sends extra headers).
+    pub fn from_api(api: ApiClient) -> DashboardApi {
+        DashboardApi { api, xauth: String::new() }
+    }
+
     /// Go's `SetXAuth(product)`.
     pub fn set_xauth(&mut self, product: &str) {
         self.xauth = xauth::dashboard_xauth(product);
