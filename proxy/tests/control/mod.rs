@@ -300,7 +300,7 @@ pub fn wait_until(t: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// The recordings directory.
+/// The recordings directory (`shared/` sits beside the repository).
 pub fn reference(name: &str) -> PathBuf {
-    Path::new("/work/shared/reference/codis-3.2").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/codis-3.2").join(name)
 }
