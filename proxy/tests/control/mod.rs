@@ -304,3 +304,19 @@ pub fn wait_until(t: Duration, mut f: impl FnMut() -> bool) -> bool {
 pub fn reference(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/codis-3.2").join(name)
 }
+
+/// Checks the replies that differ from a recording against the listed known differences (none
+/// unexpected, none listed that is now equal) and returns the list as the snapshot's header.
+pub fn known_differences(differing: &[(String, String)], known: &[(&str, &str)]) -> String {
+    let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+    let unexpected: Vec<&(String, String)> = differing.iter().filter(|(n, _)| !names.contains(&n.as_str())).collect();
+    assert!(
+        unexpected.is_empty(),
+        "replies that differ from the recording:\n{}",
+        unexpected.iter().map(|(n, d)| format!("## {n}\n{d}")).collect::<Vec<_>>().join("\n\n")
+    );
+    let fixed: Vec<&&str> = names.iter().filter(|n| !differing.iter().any(|(d, _)| d == **n)).collect();
+    assert!(fixed.is_empty(), "listed as different but now equal (remove from KNOWN_DIFFERENCES): {fixed:?}");
+    let notes: String = known.iter().map(|(n, why)| format!("- {n}: {why}\n")).collect();
+    format!("Known differences from the Go recording:\n{notes}")
+}
