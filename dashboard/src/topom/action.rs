@@ -11,48 +11,33 @@ use super::{sleep_unless_closed, Result, Topom};
 use crate::redis::Client;
 
 pub(crate) fn spawn_loops(t: &Arc<Topom>) {
+    // Stats failures are reported through the stats themselves: no log, no back-off.
+    every_second(t, None, |me| async move { me.refresh_redis_stats(Duration::from_secs(1)).await.map(|_| ()) });
+    every_second(t, None, |me| async move { me.refresh_proxy_stats(Duration::from_secs(1)).await.map(|_| ()) });
+    every_second(t, Some("process slot action failed"), |me| async move { process_slot_action(&me).await });
+    every_second(t, Some("process sync action failed"), |me| async move { process_sync_action(&me).await });
+}
+
+/// Runs `step` once a second while the topom is online, until it closes. With `failed` set, an
+/// error is logged under that message and the next step waits 5 s more.
+fn every_second<F, Fut, E>(t: &Arc<Topom>, failed: Option<&'static str>, step: F)
+where
+    F: Fn(Arc<Topom>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::result::Result<(), E>> + Send,
+    E: std::fmt::Display,
+{
     let me = Arc::clone(t);
     tokio::spawn(async move {
         while !me.is_closed() {
             if me.is_online() {
-                let _ = me.refresh_redis_stats(Duration::from_secs(1)).await;
-            }
-            if !sleep_unless_closed(&me, Duration::from_secs(1)).await {
-                break;
-            }
-        }
-    });
-    let me = Arc::clone(t);
-    tokio::spawn(async move {
-        while !me.is_closed() {
-            if me.is_online() {
-                let _ = me.refresh_proxy_stats(Duration::from_secs(1)).await;
-            }
-            if !sleep_unless_closed(&me, Duration::from_secs(1)).await {
-                break;
-            }
-        }
-    });
-    let me = Arc::clone(t);
-    tokio::spawn(async move {
-        while !me.is_closed() {
-            if me.is_online() {
-                if let Err(e) = process_slot_action(&me).await {
-                    tracing::warn!("process slot action failed: {e}");
-                    sleep_unless_closed(&me, Duration::from_secs(5)).await;
-                }
-            }
-            if !sleep_unless_closed(&me, Duration::from_secs(1)).await {
-                break;
-            }
-        }
-    });
-    let me = Arc::clone(t);
-    tokio::spawn(async move {
-        while !me.is_closed() {
-            if me.is_online() {
-                if let Err(e) = process_sync_action(&me).await {
-                    tracing::warn!("process sync action failed: {e}");
+                let back_off = match (step(Arc::clone(&me)).await, failed) {
+                    (Err(e), Some(msg)) => {
+                        tracing::warn!("{msg}: {e}");
+                        true
+                    }
+                    _ => false,
+                };
+                if back_off {
                     sleep_unless_closed(&me, Duration::from_secs(5)).await;
                 }
             }
