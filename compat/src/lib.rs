@@ -8,7 +8,8 @@
 //! With feature `cluster`: [`models`] (coordinator models, paths, Go-compatible JSON), [`xauth`]
 //! (tokens and admin API secrets), [`config`] (proxy.toml and dashboard.toml). With feature
 //! `coordinator`: [`coordinator`] (ZooKeeper, etcd, filesystem clients) and [`store`]. With
-//! feature `rest`: [`rest`] (Go's REST conventions and typed admin API clients).
+//! feature `rest`: [`rest`] (Go's REST conventions and typed admin API clients). With feature
+//! `golog`: [`golog`] (Go's log line layout and daily rolling log file).
 
 pub mod rdb;
 pub mod resp;
@@ -19,6 +20,8 @@ pub mod slotsmgrt;
 pub mod config;
 #[cfg(feature = "coordinator")]
 pub mod coordinator;
+#[cfg(feature = "golog")]
+pub mod golog;
 #[cfg(feature = "cluster")]
 pub mod models;
 #[cfg(feature = "rest")]

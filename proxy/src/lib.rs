@@ -26,7 +26,6 @@ pub mod features;
 pub mod forward;
 pub mod hold;
 pub mod jodis;
-pub mod logfile;
 pub mod mapper;
 pub mod percore;
 pub mod proxy;

@@ -15,14 +15,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use codis_proxy::admin::{self, parse_log_level};
-use codis_proxy::logfile::RollingFile;
 use codis_proxy::{Config, Proxy, Slot};
 use compat::config::{ProxyConfig, PROXY_DEFAULT_CONFIG_OUTPUT};
 use compat::coordinator::Spec;
+use compat::golog;
 use compat::models::{paths, Topom};
 use compat::rest::DashboardApi;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::filter::LevelFilter;
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -181,22 +180,12 @@ fn spec(name: &str, addr: &str, auth: &str) -> Result<Spec, String> {
     Spec::new(name, addr, auth).map_err(|e| e.to_string())
 }
 
-fn init_logging(args: &Args) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::new(args.log_level);
-    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
-    let fmt = tracing_subscriber::fmt::layer();
-    match &args.log {
-        Some(path) => {
-            let file = RollingFile::new(path)?;
-            let layer = fmt.with_ansi(false).with_writer(std::sync::Mutex::new(file));
-            tracing_subscriber::registry().with(filter).with(layer).init();
-        }
-        None => tracing_subscriber::registry().with(filter).with(fmt.with_writer(std::io::stderr)).init(),
-    }
-    admin::set_log_level_handler(move |level| {
-        let _ = handle.modify(|f| *f = tracing_subscriber::EnvFilter::new(level));
-    });
-    Ok(())
+/// Go's log layout to stderr or the daily rolling `--log` file (shared with the dashboard and
+/// fe: `compat::golog`). `level` is one of `parse_log_level`'s names.
+fn init_logging(args: &Args) {
+    let level = |name: &str| name.parse::<LevelFilter>().unwrap_or(LevelFilter::INFO);
+    golog::init(args.log.as_deref(), level(args.log_level));
+    admin::set_log_level_handler(move |name| golog::set_level_filter(level(name)));
 }
 
 /// `--ulimit=N`: the shell's `ulimit -n` must be at least N.
@@ -226,10 +215,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = init_logging(&args) {
-        eprintln!("{e}");
-        return ExitCode::FAILURE;
-    }
+    init_logging(&args);
     if let Some(n) = args.ulimit {
         if let Err(e) = check_ulimit(n) {
             tracing::error!("{e}");

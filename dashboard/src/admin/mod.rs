@@ -132,7 +132,7 @@ pub fn main(argv: Vec<String>) -> i32 {
     } else {
         tracing_subscriber::filter::LevelFilter::INFO
     };
-    let _ = crate::golog::init(None, level);
+    crate::golog::init(None, level);
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => panic_exit("admin.rs", "create runtime failed", Some(&e.to_string())),

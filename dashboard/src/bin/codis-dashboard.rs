@@ -53,9 +53,7 @@ fn main() {
         println!("compile: {}", version::compile());
         return;
     }
-    if let Err(e) = golog::init(args.get("--log"), tracing_subscriber::filter::LevelFilter::INFO) {
-        panic_exit("main.rs", &e, None);
-    }
+    golog::init(args.get("--log"), tracing_subscriber::filter::LevelFilter::INFO);
     if let Some(l) = args.get("--log-level") {
         if !golog::set_level(l) {
             panic_exit("main.rs", &format!("option --log-level = {l}"), None);

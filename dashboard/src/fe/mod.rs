@@ -118,9 +118,7 @@ pub fn main(argv: Vec<String>) -> i32 {
         print!("{}", usage::FE);
         return 1;
     }
-    if let Err(e) = golog::init(args.get("--log"), tracing_subscriber::filter::LevelFilter::INFO) {
-        panic_exit("fe.rs", &e, None);
-    }
+    golog::init(args.get("--log"), tracing_subscriber::filter::LevelFilter::INFO);
     if let Some(l) = args.get("--log-level") {
         if !golog::set_level(l) {
             panic_exit("fe.rs", &format!("option --log-level = {l}"), None);
@@ -243,8 +241,14 @@ async fn handle(State(fe): State<Arc<Fe>>, req: Request) -> Response {
         return json_ok(&names);
     }
     let Some(name) = forward else { return StatusCode::FORBIDDEN.into_response() };
-    let Some(host) = fe.routes(false).await.get(&name).cloned() else {
-        return StatusCode::FORBIDDEN.into_response();
+    // A product not seen yet (a fresh fe, a new dashboard) reloads the list (at most every 5 s)
+    // rather than waiting for the next `/list`.
+    let host = match fe.routes(false).await.get(&name).cloned() {
+        Some(h) => h,
+        None => match fe.routes(true).await.get(&name).cloned() {
+            Some(h) => h,
+            None => return StatusCode::FORBIDDEN.into_response(),
+        },
     };
     proxy(&fe, &host, req).await
 }
