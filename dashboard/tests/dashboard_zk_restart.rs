@@ -13,17 +13,36 @@ use compat::models::Slot;
 use support::load::*;
 use support::*;
 
-/// `(children of /jodis/<product>, data of the topom node)` as ZooKeeper holds them now.
-fn zk_state(addr: &str) -> (Vec<String>, Option<serde_json::Value>) {
+/// What ZooKeeper holds now: each jodis node of the product with the session that owns it, and
+/// the topom node's data.
+fn zk_state(addr: &str) -> (Vec<(String, i64)>, Option<serde_json::Value>) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let spec = compat::coordinator::Spec::new("zookeeper", addr, "").unwrap();
-        let Ok(c) = spec.connect(Duration::from_secs(5)).await else { return (Vec::new(), None) };
-        let kids = c.list(&format!("/jodis/{PRODUCT}"), false).await.unwrap_or_default();
-        let topom = c.read(&format!("/codis3/{PRODUCT}/topom"), false).await.ok().flatten();
-        let _ = c.close().await;
-        (kids, topom.and_then(|b| serde_json::from_slice(&b).ok()))
+        let Ok(c) = zookeeper_client::Client::connect(addr).await else { return (Vec::new(), None) };
+        let dir = format!("/jodis/{PRODUCT}");
+        let mut jodis = Vec::new();
+        for kid in c.list_children(&dir).await.unwrap_or_default() {
+            let path = format!("{dir}/{kid}");
+            if let Ok((_, stat)) = c.get_data(&path).await {
+                jodis.push((path, stat.ephemeral_owner));
+            }
+        }
+        jodis.sort();
+        let topom = c.get_data(&format!("/codis3/{PRODUCT}/topom")).await.ok();
+        (jodis, topom.and_then(|(b, _)| serde_json::from_slice(&b).ok()))
     })
+}
+
+/// The session ids of the clients connected now (`cons`: `...sid=0x1000a2b3c4d0001,...`).
+fn connected_sessions(addr: &str) -> Vec<i64> {
+    four_letter(addr, "cons")
+        .split("sid=0x")
+        .skip(1)
+        .filter_map(|rest| {
+            let hex: String = rest.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+            u64::from_str_radix(&hex, 16).ok().map(|v| v as i64)
+        })
+        .collect()
 }
 
 #[test]
@@ -47,12 +66,14 @@ fn zookeeper_restart_under_load() {
     for p in &proxies {
         p.wait_online(Duration::from_secs(30));
     }
-    let tokens: Vec<String> = proxies.iter().map(|p| format!("/jodis/{PRODUCT}/proxy-{}", p.token())).collect();
+    let mut want: Vec<String> = proxies.iter().map(|p| format!("/jodis/{PRODUCT}/proxy-{}", p.token())).collect();
+    want.sort();
     let deadline = Instant::now() + Duration::from_secs(20);
     while zk_state(&zk.addr).0.len() < 2 {
         assert!(Instant::now() < deadline, "jodis nodes not registered: {:?}", zk_state(&zk.addr));
         std::thread::sleep(Duration::from_millis(200));
     }
+    let owners_before = zk_state(&zk.addr).0;
     let lock_token = d.json("/topom/model")["token"].clone();
 
     let w = writers(&proxies.iter().map(|p| p.addr().to_string()).collect::<Vec<_>>());
@@ -64,17 +85,20 @@ fn zookeeper_restart_under_load() {
     zk.restart();
     let t_restart = Instant::now();
 
-    // Sessions come back (or are replaced): jodis nodes and the lock are there again.
+    // The proxies' sessions come back (or are replaced): their jodis nodes are there, owned by
+    // sessions connected again; the lock is there too.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let (kids, topom) = loop {
-        let (mut kids, topom) = zk_state(&zk.addr);
-        kids.sort();
-        let mut want = tokens.clone();
-        want.sort();
-        if kids == want && topom.is_some() {
-            break (kids, topom);
+    let (jodis, topom) = loop {
+        let (jodis, topom) = zk_state(&zk.addr);
+        let live = connected_sessions(&zk.addr);
+        let paths: Vec<String> = jodis.iter().map(|(p, _)| p.clone()).collect();
+        if paths == want && jodis.iter().all(|(_, owner)| live.contains(owner)) && topom.is_some() {
+            break (jodis, topom);
         }
-        assert!(Instant::now() < deadline, "after the restart: jodis {kids:?} (want {want:?}), topom {topom:?}");
+        assert!(
+            Instant::now() < deadline,
+            "after the restart: jodis {jodis:?} (want {want:?} owned by one of {live:?}), topom {topom:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let recovered = t_restart.elapsed();
@@ -108,8 +132,9 @@ fn zookeeper_restart_under_load() {
     let total: u64 = reports.iter().map(Report::ops).sum();
     eprintln!(
         "zookeeper down 4 s: {during} writes acknowledged while it was down, {total} in all, {} problems; \
-         jodis {kids:?} back {recovered:?} after the restart; test took {:?}",
+         jodis nodes back {recovered:?} after the restart (same sessions: {}); test took {:?}",
         problems.len(),
+        owners_before == jodis,
         t0.elapsed()
     );
     assert!(during > 100, "the proxies served while ZooKeeper was down ({during})");

@@ -457,7 +457,7 @@ impl Zk {
             dir.join("conf/zoo.cfg"),
             format!(
                 "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat\n",
+                 admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,cons\n",
                 dir.join("data").display()
             ),
         )
@@ -513,7 +513,8 @@ impl Drop for Zk {
     }
 }
 
-fn four_letter(addr: &str, cmd: &str) -> String {
+/// ZooKeeper's four-letter command `cmd` (e.g. `cons`, the connections and their sessions).
+pub fn four_letter(addr: &str, cmd: &str) -> String {
     let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1)) else {
         return String::new();
     };
