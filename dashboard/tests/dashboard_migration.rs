@@ -31,6 +31,25 @@ fn stable(s: &Slot) -> bool {
     !s.locked && s.migrate_from.is_empty()
 }
 
+/// Slots that two proxies route to different groups while neither has them locked or
+/// migrating. `a1` and `a2` are the first proxy's table read before and after `b`, the
+/// second's: only entries `a1` and `a2` agree on are compared (no step happened meanwhile).
+fn disagreements(a1: &[Slot], b: &[Slot], a2: &[Slot]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for ((x, y), x2) in a1.iter().zip(b).zip(a2) {
+        let same = x.backend_addr_group_id == x2.backend_addr_group_id
+            && x.locked == x2.locked
+            && x.migrate_from == x2.migrate_from;
+        if same && stable(x) && stable(y) && x.backend_addr_group_id != y.backend_addr_group_id {
+            bad.push(format!(
+                "slot {}: proxy 1 routes to group {} ({}), proxy 2 to group {} ({})",
+                x.id, x.backend_addr_group_id, x.backend_addr, y.backend_addr_group_id, y.backend_addr
+            ));
+        }
+    }
+    bad
+}
+
 /// Samples every proxy's slot table while the test runs.
 struct Sampler {
     stop: Arc<AtomicBool>,
@@ -55,18 +74,7 @@ fn sampler(admins: Vec<String>) -> Sampler {
                 continue;
             };
             samples += 1;
-            for i in 0..1024 {
-                let (x, y, x2) = (&a1[i], &b[i], &a2[i]);
-                let same = x.backend_addr_group_id == x2.backend_addr_group_id
-                    && x.locked == x2.locked
-                    && x.migrate_from == x2.migrate_from;
-                if same && stable(x) && stable(y) && x.backend_addr_group_id != y.backend_addr_group_id {
-                    bad.push(format!(
-                        "slot {i}: proxy 1 routes to group {} ({}), proxy 2 to group {} ({})",
-                        x.backend_addr_group_id, x.backend_addr, y.backend_addr_group_id, y.backend_addr
-                    ));
-                }
-            }
+            bad.extend(disagreements(&a1, &b, &a2));
             std::thread::sleep(Duration::from_millis(20));
         }
         (samples, bad)
@@ -199,6 +207,45 @@ fn four_groups(method: &str) {
     assert!(bad.is_empty(), "proxies disagreed: {:?}", &bad[..bad.len().min(10)]);
     assert!(problems.is_empty(), "lost/duplicated/failed writes: {:#?}", &problems[..problems.len().min(20)]);
     assert!(total > 1000, "the writers made progress ({total})");
+}
+
+#[test]
+fn disagreement_check_sees_split_routing() {
+    let slot = |gid: i64, locked: bool, from: &str| Slot {
+        id: 7,
+        backend_addr: format!("127.0.0.1:{}", 6378 + gid),
+        backend_addr_group_id: gid,
+        locked,
+        migrate_from: from.into(),
+        ..Default::default()
+    };
+    let one = |s: Slot| vec![s];
+    // Split routing of a settled slot is reported...
+    assert_eq!(disagreements(&one(slot(1, false, "")), &one(slot(2, false, "")), &one(slot(1, false, ""))).len(), 1);
+    // ...not while one side has it locked or migrating, nor when the first proxy moved meanwhile.
+    assert!(disagreements(&one(slot(1, true, "")), &one(slot(2, false, "")), &one(slot(1, true, ""))).is_empty());
+    let migrating = slot(2, false, "127.0.0.1:6379");
+    assert!(disagreements(&one(slot(1, false, "")), &one(migrating), &one(slot(1, false, ""))).is_empty());
+    assert!(disagreements(&one(slot(1, false, "")), &one(slot(2, false, "")), &one(slot(2, false, ""))).is_empty());
+}
+
+/// The writers' check finds a lost write and a repeated one (writers straight on one server).
+#[test]
+fn write_check_sees_lost_and_repeated_writes() {
+    let root = temp_dir("dash-load");
+    let server = codis_server(&root.0);
+    let w = writers(std::slice::from_ref(&server.addr));
+    std::thread::sleep(Duration::from_millis(500));
+    let reports = w.finish();
+    let slots: Vec<Slot> = (0..1024)
+        .map(|i| Slot { id: i, backend_addr: server.addr.clone(), backend_addr_group_id: 1, ..Default::default() })
+        .collect();
+    let servers = [server];
+    assert_eq!(check_writes(&reports, &servers[0].addr, &slots, &servers), Vec::<String>::new());
+    redis(&servers[0].addr, &["INCR", "mig:0:0:n"]);
+    redis(&servers[0].addr, &["RPOP", "mig:1:0:l"]);
+    let problems = check_writes(&reports, &servers[0].addr, &slots, &servers);
+    assert_eq!(problems.len(), 2, "{problems:?}");
 }
 
 #[test]
