@@ -5,15 +5,15 @@
 //! proxies must never route a slot to different groups while neither has it locked or
 //! migrating; after each step both tables equal `/topom/slots`.
 //!
-//! - `four_groups_two_proxies_{sync,semi_async}`: groups 1-2 hold the slots, group 3 joins,
+//! - `four_groups_two_proxies_{sync,semi_async}`: groups 1-3 hold 384/384/256 slots,
 //!   rebalance; group 4 joins, rebalance; group 4's slots go back to group 1.
 //! - `kill9_mid_migration_resumes`: the dashboard is killed with SIGKILL while slots migrate,
 //!   restarted with `--remove-lock`; the migration resumes and completes, nothing lost.
 //! - `second_dashboard_refuses_the_lock`.
 //!
-//! Knobs for bigger manual runs (support/load.rs): `MIG_WRITERS` (writer threads, default 4),
+//! Knobs for bigger manual runs (support/load.rs): `MIG_WRITERS` (writer threads, default 2),
 //! `MIG_KEYS` (keys per writer, default 64), `MIG_PAUSE_US` (pause between two writes of a
-//! writer, default 500).
+//! writer, default 1000), `MIG_SAMPLE_MS` (pause between two slot-table samples, default 100).
 
 mod support;
 
@@ -75,7 +75,8 @@ fn sampler(admins: Vec<String>) -> Sampler {
             };
             samples += 1;
             bad.extend(disagreements(&a1, &b, &a2));
-            std::thread::sleep(Duration::from_millis(20));
+            // A debug proxy's table is ~100 KB of JSON: sample often, not flat out.
+            std::thread::sleep(Duration::from_millis(knob("MIG_SAMPLE_MS", 100)));
         }
         (samples, bad)
     });
@@ -89,12 +90,18 @@ impl Sampler {
     }
 }
 
+/// One cluster at a time: on 2 cores, parallel clusters under load took longer in all than the
+/// same tests one after the other (250 s against 130 s).
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Cluster {
     root: TempDir,
     servers: Vec<Proc>,
     proxies: Vec<ProxyProc>,
     d: Dashboard,
     coord: Coord,
+    /// Last: released once the processes above are gone.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Cluster {
@@ -142,22 +149,32 @@ impl Cluster {
     }
 }
 
-/// Four servers, `groups` of them in groups with slots split between groups 1 and 2 (or all on
-/// group 1), and two proxies registered with `--create-proxy`.
+/// Four servers, `groups` of them in groups, and two proxies registered with `--create-proxy`.
+/// Two groups split the slots in halves; three hold 384/384/256 (a first rebalance that moves
+/// a few slots only: every slot moved costs the same fillslots rounds, and CI runs debug builds).
 fn cluster(method: &str, groups: usize) -> Cluster {
+    let serial = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     let root = temp_dir("dash-mig");
     let coord = Coord { name: "filesystem", addr: root.0.join("coordinator").display().to_string() };
     let servers: Vec<Proc> = (0..4).map(|_| codis_server(&root.0)).collect();
     let d = dashboard(&root.0, &coord, &format!("migration_method = \"{method}\"\n"), &[]);
-    let mut c = Cluster { root, servers, proxies: Vec::new(), d, coord };
+    let mut c = Cluster { root, servers, proxies: Vec::new(), d, coord, _serial: serial };
     for g in 1..=groups {
         c.add_group(g);
     }
-    if groups == 1 {
-        c.admin(&["--slots-assign", "--beg=0", "--end=1023", "--gid=1", "--confirm"]);
-    } else {
-        c.admin(&["--slots-assign", "--beg=0", "--end=511", "--gid=1", "--confirm"]);
-        c.admin(&["--slots-assign", "--beg=512", "--end=1023", "--gid=2", "--confirm"]);
+    let ranges: &[(u32, u32)] = match groups {
+        2 => &[(0, 511), (512, 1023)],
+        3 => &[(0, 383), (384, 767), (768, 1023)],
+        _ => panic!("clusters of 2 or 3 groups"),
+    };
+    for (g, (beg, end)) in ranges.iter().enumerate() {
+        c.admin(&[
+            "--slots-assign",
+            &format!("--beg={beg}"),
+            &format!("--end={end}"),
+            &format!("--gid={}", g + 1),
+            "--confirm",
+        ]);
     }
     for _ in 0..2 {
         let p = codis_proxy(&c.root.0, "", &[]);
@@ -176,11 +193,14 @@ fn four_groups(method: &str) {
     let s = sampler(c.proxies.iter().map(|p| p.admin.clone()).collect());
     std::thread::sleep(Duration::from_millis(300));
 
+    let before = c.topom_slots();
     let plan = c.admin(&["--rebalance", "--confirm"]);
     assert!(plan.ends_with("done\n") && plan.contains("=> 3"), "{plan}");
     let t1 = c.settle("rebalance over 3 groups", Duration::from_secs(120));
     let g3 = c.slots_of(3);
     assert!((341..=342).contains(&g3), "group 3 has {g3} slots");
+    let moved =
+        c.topom_slots().iter().zip(&before).filter(|(a, b)| a.backend_addr_group_id != b.backend_addr_group_id).count();
 
     c.add_group(4);
     let plan = c.admin(&["--rebalance", "--confirm"]);
@@ -197,7 +217,7 @@ fn four_groups(method: &str) {
     let problems = check_writes(&reports, c.proxies[0].addr(), &c.topom_slots(), &c.servers);
     let total: u64 = reports.iter().map(Report::ops).sum();
     eprintln!(
-        "{method}: {total} acknowledged writes through 2 proxies; slot moves: {g3} in \
+        "{method}: {total} acknowledged writes through 2 proxies; slot moves: {moved} in \
          {t1:?}, 256 in {t2:?}, 256 in {t3:?}; {samples} slot-table samples, {} disagreements; {} problems; \
          test took {:?}",
         bad.len(),

@@ -62,7 +62,7 @@ pub struct Writers {
 
 /// Starts `MIG_WRITERS` writers, spread over `proxies` (RESP addresses).
 pub fn writers(proxies: &[String]) -> Writers {
-    let (n, keys, pause) = (knob("MIG_WRITERS", 4) as usize, knob("MIG_KEYS", 64) as usize, knob("MIG_PAUSE_US", 500));
+    let (n, keys, pause) = (knob("MIG_WRITERS", 2) as usize, knob("MIG_KEYS", 64) as usize, knob("MIG_PAUSE_US", 1000));
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     let handles = (0..n)
