@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod load;
+
 pub use peers::{free_port, temp_dir};
 
 pub const PRODUCT: &str = "codis-demo";
@@ -303,4 +305,222 @@ pub fn redis(addr: &str, args: &[&str]) -> Vec<u8> {
             .expect("connect");
     c.set_timeout(Duration::from_secs(10));
     c.call(args).expect("call").raw
+}
+
+/// Our codis-proxy: `$CODIS_PROXY_BIN` (scripts/test builds and exports it), else the workspace's
+/// debug build, brought up to date once by `cargo build -p codis-proxy`.
+pub fn codis_proxy_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("CODIS_PROXY_BIN").filter(|p| !p.is_empty()) {
+            let p = PathBuf::from(p);
+            assert!(p.is_file(), "CODIS_PROXY_BIN={} does not exist", p.display());
+            return p;
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "codis-proxy", "--bin", "codis-proxy"])
+            .current_dir(conformance::server::workspace_root())
+            .status()
+            .expect("run cargo build -p codis-proxy");
+        assert!(status.success(), "cargo build -p codis-proxy failed");
+        conformance::server::target_dir().join("debug/codis-proxy")
+    })
+    .clone()
+}
+
+/// A codis-proxy process: its admin (REST) and proxy (RESP) addresses.
+pub struct ProxyProc {
+    pub proc: Proc,
+    pub admin: String,
+    pub config: PathBuf,
+    pub flags: Vec<String>,
+}
+
+/// Starts our codis-proxy of `PRODUCT` on free ports (`extra` = more proxy.toml lines, `flags` =
+/// command line, e.g. `--dashboard=ADDR`) and waits until its admin API answers. Its log goes
+/// to `server.log` in its directory (printed when a test fails).
+pub fn codis_proxy(root: &Path, extra: &str, flags: &[&str]) -> ProxyProc {
+    let (port, admin_port) = (free_port(), free_port());
+    let dir = root.join(format!("proxy-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("proxy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "product_name = \"{PRODUCT}\"\nadmin_addr = \"127.0.0.1:{admin_port}\"\nproxy_addr = \"127.0.0.1:{port}\"\n{extra}\n"
+        ),
+    )
+    .unwrap();
+    let p = ProxyProc {
+        proc: Proc { child: spawn_proxy(&dir, &config, flags), addr: format!("127.0.0.1:{port}"), dir },
+        admin: format!("127.0.0.1:{admin_port}"),
+        config,
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+    };
+    p.wait_admin();
+    p
+}
+
+fn spawn_proxy(dir: &Path, config: &Path, flags: &[&str]) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
+    Command::new(codis_proxy_bin())
+        .arg(format!("--config={}", config.display()))
+        .arg("--ncpu=1")
+        .args(flags)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start codis-proxy")
+}
+
+impl ProxyProc {
+    fn wait_admin(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if http(&self.admin, "GET", "/api/proxy/model", b"").status == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("codis-proxy admin on {} did not start:\n{}", self.admin, self.log());
+    }
+
+    pub fn log(&self) -> String {
+        tail(&std::fs::read_to_string(self.proc.dir.join("server.log")).unwrap_or_default(), 3000)
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.proc.addr
+    }
+
+    pub fn model(&self) -> serde_json::Value {
+        let r = http(&self.admin, "GET", "/api/proxy/model", b"");
+        serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("proxy model: {e}"))
+    }
+
+    pub fn token(&self) -> String {
+        self.model()["token"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// The proxy's slot table (`/proxy/slots`), or None when it did not answer.
+    pub fn slots(&self) -> Option<Vec<compat::models::Slot>> {
+        let r = http(&self.admin, "GET", "/proxy/slots", b"");
+        if r.status != Some(200) {
+            return None;
+        }
+        serde_json::from_slice(&r.body).ok()
+    }
+
+    /// Whether `/proxy/stats` says online.
+    pub fn online(&self) -> bool {
+        let r = http(&self.admin, "GET", "/proxy/stats", b"");
+        serde_json::from_slice::<serde_json::Value>(&r.body).is_ok_and(|v| v["online"] == true)
+    }
+
+    pub fn wait_online(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.online() {
+            assert!(Instant::now() < deadline, "proxy {} not online:\n{}", self.admin, self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A standalone ZooKeeper (ENVIRONMENT.md recipe) that can be killed and started again on the
+/// same port and data directory, for restart tests. None (with a message) when not installed.
+pub struct Zk {
+    child: Option<Child>,
+    pub addr: String,
+    dir: PathBuf,
+}
+
+const ZK_JARS: &[&str] =
+    &["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"];
+
+impl Zk {
+    pub fn start(root: &Path) -> Option<Zk> {
+        if peers_which("java").is_none() || !ZK_JARS.iter().all(|j| Path::new(j).is_file()) {
+            eprintln!("SKIPPED: ZooKeeper not installed (apt-get install zookeeper)");
+            return None;
+        }
+        let port = free_port();
+        let dir = root.join(format!("zk-{port}"));
+        for sub in ["conf", "data", "log"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let _ = std::fs::copy("/etc/zookeeper/conf/log4j.properties", dir.join("conf/log4j.properties"));
+        // The default tick (2 s) allows sessions up to 40 s: they outlive a restart of seconds.
+        std::fs::write(
+            dir.join("conf/zoo.cfg"),
+            format!(
+                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+                 admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,cons\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut zk = Zk { child: None, addr: format!("127.0.0.1:{port}"), dir };
+        zk.restart();
+        Some(zk)
+    }
+
+    /// Starts the process (again) and waits until it serves.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "zookeeper already running");
+        let d = &self.dir;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("log/console.log")).unwrap();
+        let cp = format!("{}:{}", d.join("conf").display(), ZK_JARS.join(":"));
+        let child = Command::new("java")
+            .arg(format!("-Dzookeeper.log.dir={}", d.join("log").display()))
+            .arg("-Dzookeeper.root.logger=WARN,CONSOLE")
+            .arg("-Dzookeeper.admin.enableServer=false")
+            .arg("-Xmx256m")
+            .arg("-cp")
+            .arg(cp)
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(d.join("conf/zoo.cfg"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start zookeeper");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if four_letter(&self.addr, "srvr").contains("Mode: standalone") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("zookeeper on {} not ready in 30s", self.addr);
+    }
+
+    /// SIGKILL: no goodbye to the clients, sessions stay in the data directory.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Zk {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// ZooKeeper's four-letter command `cmd` (e.g. `cons`, the connections and their sessions).
+pub fn four_letter(addr: &str, cmd: &str) -> String {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(cmd.as_bytes());
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
 }
