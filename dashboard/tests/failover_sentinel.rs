@@ -234,7 +234,8 @@ struct Cluster {
     proxy_port: u16,
     proxy_admin: String,
     admin_bin: PathBuf,
-    dir: peers::TempDir,
+    /// Removed when the cluster is dropped (after the processes in it stopped).
+    _dir: peers::TempDir,
     /// Our address → the recording's, for reports and the tree comparison.
     renames: Vec<(String, String)>,
 }
@@ -348,7 +349,7 @@ impl Cluster {
             proxy_port,
             proxy_admin,
             admin_bin: b.admin.clone(),
-            dir,
+            _dir: dir,
             renames,
         };
         c.setup();
@@ -398,7 +399,13 @@ impl Cluster {
             });
         }
         for (beg, end, gid) in [("0", "99", "2"), ("100", "511", "1"), ("512", "1023", "2")] {
-            self.admin(&["--slots-assign", &format!("--beg={beg}"), &format!("--end={end}"), &format!("--gid={gid}"), "--confirm"]);
+            self.admin(&[
+                "--slots-assign",
+                &format!("--beg={beg}"),
+                &format!("--end={end}"),
+                &format!("--gid={gid}"),
+                "--confirm",
+            ]);
         }
         // slots-assign leaves the groups out_of_sync (as Go's does); the recording's groups were
         // resynced before the failover (b2).
@@ -668,7 +675,8 @@ fn run(c: &Cluster, p: &Params) -> Run {
         done.store(true, Ordering::Release);
     });
     let mut r = std::mem::take(&mut *run.lock().unwrap());
-    r.events.push(obj(vec![("t", num(t0.elapsed().as_secs_f64())), ("event", Json::String("verification start".into()))]));
+    r.events
+        .push(obj(vec![("t", num(t0.elapsed().as_secs_f64())), ("event", Json::String("verification start".into()))]));
     r
 }
 
@@ -721,7 +729,7 @@ fn verify(c: &Cluster, run: &Run) -> Vec<(&'static str, Json)> {
 
 /// The report in the shape of i1_failover_experiment.json, plus the stack, the parameters and
 /// the timings.
-fn report(c: &Cluster, p: &Params, b: &Bins, run: &Run, verification: Vec<(&'static str, Json)>) -> Json {
+fn report(p: &Params, b: &Bins, run: &Run, verification: Vec<(&'static str, Json)>) -> Json {
     let acked = run.acked.iter().filter(|a| **a).count();
     let in_group1 = run
         .acked
@@ -764,7 +772,6 @@ fn report(c: &Cluster, p: &Params, b: &Bins, run: &Run, verification: Vec<(&'sta
         ]),
     ));
     fields.push(("events", Json::Array(run.events.clone())));
-    let _ = c;
     obj(fields)
 }
 
@@ -787,7 +794,11 @@ async fn dump(addr: &str) -> Vec<Node> {
     let mut todo = vec!["/codis3".to_string(), "/jodis".to_string()];
     while let Some(path) = todo.pop() {
         let Ok((data, stat)) = zk.get_data(&path).await else { continue };
-        out.push(Node { path: path.clone(), data: String::from_utf8_lossy(&data).into_owned(), ephemeral: stat.ephemeral_owner != 0 });
+        out.push(Node {
+            path: path.clone(),
+            data: String::from_utf8_lossy(&data).into_owned(),
+            ephemeral: stat.ephemeral_owner != 0,
+        });
         for child in zk.list_children(&path).await.unwrap_or_default() {
             todo.push(format!("{path}/{child}"));
         }
@@ -860,8 +871,7 @@ fn check_tree(c: &Cluster, ours: &[Node]) {
         }
         compared += 1;
     }
-    let extra: Vec<&String> =
-        ours.keys().filter(|p| !B4.contains(&format!("\"path\": \"{p}\""))).collect();
+    let extra: Vec<&String> = ours.keys().filter(|p| !B4.contains(&format!("\"path\": \"{p}\""))).collect();
     assert!(extra.is_empty(), "nodes not in b4: {extra:?}");
     assert!(compared >= 1035, "compared only {compared} nodes");
 }
@@ -887,7 +897,7 @@ fn failover_through_sentinels() {
     eprintln!("cluster ready in {:.1}s", t.elapsed().as_secs_f64());
     let r = run(&c, &p);
     let v = verify(&c, &r);
-    let rep = report(&c, &p, &b, &r, v);
+    let rep = report(&p, &b, &r, v);
     let text = serde_json::to_string_pretty(&rep).unwrap();
     eprintln!("{text}");
     let logs = || {
@@ -924,7 +934,6 @@ fn failover_through_sentinels() {
     let tree = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(dump(&c.zk.addr));
     check_tree(&c, &tree);
     eprintln!("total {:.1}s", t.elapsed().as_secs_f64());
-    let _ = (&c.dir, &c.proxy_port);
 }
 
 #[test]
@@ -943,7 +952,7 @@ fn failover_experiment() {
     let Some(c) = Cluster::start(&p, &b) else { return };
     let r = run(&c, &p);
     let v = verify(&c, &r);
-    let rep = report(&c, &p, &b, &r, v);
+    let rep = report(&p, &b, &r, v);
     let text = serde_json::to_string_pretty(&rep).unwrap();
     if let Some(out) = std::env::var_os("FAILOVER_OUT") {
         std::fs::write(out, format!("{text}\n")).expect("write FAILOVER_OUT");

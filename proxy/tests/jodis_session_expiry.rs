@@ -44,8 +44,10 @@ fn jodis_node_comes_back_after_session_expiry() {
     let raw = rt.block_on(zookeeper_client::Client::connect(&zk.addr)).expect("zk");
     let backend = Server::start(Kind::Codis).expect("server");
     // A 2 s session (ZooKeeper's tick is 500 ms here, so 2 s is within its 1-10 s bounds).
-    let proxy =
-        ProxyProc::start(&format!("jodis_name = \"zookeeper\"\njodis_addr = \"{}\"\njodis_timeout = \"2s\"\n", zk.addr), &[]);
+    let proxy = ProxyProc::start(
+        &format!("jodis_name = \"zookeeper\"\njodis_addr = \"{}\"\njodis_timeout = \"2s\"\n", zk.addr),
+        &[],
+    );
     let model = proxy.model();
     let token = model["token"].as_str().expect("token").to_string();
     let path = format!("/jodis/codis-demo/proxy-{token}");
