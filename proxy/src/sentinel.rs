@@ -72,7 +72,16 @@ impl Monitor {
                         }
                         Err(e) => tracing::warn!(error = %e, "fetch group masters failed"),
                     }
-                    w.sleep_until(Instant::now() + Duration::from_secs(5)).await;
+                    // Go sleeps the full 5 s here, so a switch notified meanwhile waited for
+                    // it (seconds of failed or held requests); a new notification starts the
+                    // reads over at once instead.
+                    tokio::select! {
+                        _ = w.sleep_until(Instant::now() + Duration::from_secs(5)) => {}
+                        Some(()) = trigger_rx.recv() => {
+                            success = 0;
+                            i = 0;
+                        }
+                    }
                 }
             }
         });

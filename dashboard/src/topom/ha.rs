@@ -184,7 +184,12 @@ impl Topom {
                             success += 1;
                         }
                     }
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    // Go sleeps the full 5 s; a switch notified meanwhile starts the reads over
+                    // at once rather than waiting for the sleep to end.
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        Some(()) = triggered.recv() => success = 0,
+                    }
                 }
             }
         });
