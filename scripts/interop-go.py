@@ -171,13 +171,14 @@ def start_dashboard(procs, which, coord, port, method="semi-async", name=None):
     return f"127.0.0.1:{port}"
 
 
-def start_proxy(procs, which, port, admin_port, method="semi-async"):
+def start_proxy(procs, which, port, admin_port, dashboard=None):
     binary = go("codis-proxy") if which == "go" else ours("codis-proxy")
     name = f"proxy-{which}-{port}"
     cfg = os.path.join(procs.workdir, f"{name}.toml")
     write_config(cfg, binary, {"product_name": PRODUCT, "admin_addr": f"127.0.0.1:{admin_port}",
                                "proxy_addr": f"127.0.0.1:{port}"})
-    procs.spawn(name, [binary, f"--config={cfg}", f"--log={procs.workdir}/{name}.log", "--log-level=INFO"])
+    extra = [f"--dashboard={dashboard}"] if dashboard else []
+    procs.spawn(name, [binary, f"--config={cfg}", f"--log={procs.workdir}/{name}.log", "--log-level=INFO", *extra])
     wait_port(port)
     wait_port(admin_port)
     return f"127.0.0.1:{admin_port}"
@@ -297,6 +298,17 @@ def wait_replicas(servers, timeout=60):
     return check(True, "replicas attached by sync-action")
 
 
+def wait_online(dash, n, timeout=30):
+    """Until the dashboard lists n proxies whose stats say online."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        stats = dash_json(dash, "/topom/stats")["proxy"].get("stats") or {}
+        if sum(1 for p in stats.values() if (p.get("stats") or {}).get("online")) >= n:
+            return True
+        time.sleep(0.3)
+    return False
+
+
 def proxy_errors_in_stats(dash):
     stats = dash_json(dash, "/topom/stats")["proxy"]
     out = []
@@ -336,6 +348,10 @@ def scenario_a(coord, workdir):
         admin("go", f"--dashboard={dash}", "--slots-assign", "--beg=512", "--end=1023", "--gid=1", "--confirm")
         admin("go", f"--dashboard={dash}", "--online-proxy", f"--addr={padmin}")
         redis_cli_roundtrip(pport, "a-after-assign")
+        # A second Rust proxy that registers itself (codis-proxy --dashboard=ADDR).
+        start_proxy(procs, "rust", BASE + 18, BASE + 12, dashboard=dash)
+        check(wait_online(dash, 2), "Rust proxy started with --dashboard is online in the Go dashboard")
+        redis_cli_roundtrip(BASE + 18, "a-self-registered")
         c = redis.Redis(port=pport, protocol=2)
         c.mset({f"a:pre:{i}": i for i in range(2000)})
         w = Writer([pport], "a:w")
@@ -402,6 +418,10 @@ def scenario_b(coord, workdir):
         admin(who(), f"--dashboard={dash}", "--create-proxy", f"--addr={padmin}")
         admin(who(), f"--dashboard={dash}", "--slots-assign", "--beg=0", "--end=1023", "--gid=1", "--confirm")
         redis_cli_roundtrip(pport, "b-after-assign")
+        # A second Go proxy that registers itself (codis-proxy --dashboard=ADDR).
+        start_proxy(procs, "go", BASE + 28, BASE + 32, dashboard=dash)
+        check(wait_online(dash, 2), "Go proxy started with --dashboard is online in our dashboard")
+        redis_cli_roundtrip(BASE + 28, "b-self-registered")
         c = redis.Redis(port=pport, protocol=2)
         c.mset({f"b:pre:{i}": i for i in range(2000)})
         w = Writer([pport], "b:w")
@@ -442,6 +462,9 @@ def normalise(text):
                 "fails", "alive", "errors", "cmd", "usecs", "usecs_percall", "calls", "version", "compile"}
 
     def walk(x):
+        if isinstance(x, dict) and "redis_version" in x:
+            # A server's INFO, as the dashboard last read it: it changes every second.
+            return f"<INFO of a redis {x['redis_version']}>"
         if isinstance(x, dict):
             return {k: ("<v>" if k in volatile else walk(val)) for k, val in x.items()}
         if isinstance(x, list):
@@ -449,6 +472,12 @@ def normalise(text):
         return x
 
     return json.dumps(walk(v), indent=4, sort_keys=True)
+
+
+def models(text):
+    """The models part of `codis-admin --dashboard=X slots|group|proxy` (the rest is live stats)."""
+    v = json.loads(text)
+    return normalise(json.dumps(v["models"] if isinstance(v, dict) else v))
 
 
 READONLY_DASH = [["config"], ["model"], ["slots"], ["group"], ["proxy"], ["stats"], ["--slots-status"],
@@ -478,6 +507,39 @@ def compare_admins(label, args_list, target_flag, record_dir, tag):
                     f.write(f"### {which} codis-admin {target_flag.split('=')[0]}=ADDR {name} (exit {rc})\n")
                     f.write(f"--- stdout\n{out}\n--- stderr\n{err}\n")
     check(same == len(args_list), f"{label}: {same}/{len(args_list)} read-only verbs give the same output")
+
+
+def error_verbs(servers):
+    """Verbs the dashboard refuses (state left unchanged), as in the c1 recording."""
+    return [["--create-group", "--gid=1"], ["--create-group", "--gid=0"], ["--remove-group", "--gid=1"],
+            ["--group-add", "--gid=1", f"--addr={servers[0]}"], ["--group-del", "--gid=1", f"--addr={servers[0]}"],
+            ["--promote-server", "--gid=1", f"--addr={servers[0]}"], ["--slot-action", "--create", "--sid=1024",
+                                                                      "--gid=1"],
+            ["--slot-action", "--create", "--sid=5", "--gid=99"], ["--remove-proxy", "--token=nosuchtoken"],
+            ["--slots-assign", "--beg=10", "--end=5", "--gid=1", "--confirm"],
+            ["--sync-action", "--create", "--addr=127.0.0.1:1"], ["--remove-group", "--gid=99"]]
+
+
+def error_outputs(dash, servers):
+    """{verb: {admin: (exit code, cause)}} for the refused verbs."""
+    out = {}
+    for args in error_verbs(servers):
+        out[" ".join(args)] = {}
+        for which in ("go", "rust"):
+            r = admin(which, f"--dashboard={dash}", *args, ok=False)
+            causes = re.findall(r"^\[error\]: (.*)$", r.stderr, flags=re.M)
+            out[" ".join(args)][which] = (r.returncode, causes[0] if causes else r.stderr.strip()[-300:])
+    return out
+
+
+def coordinator_outputs(coord):
+    """--dashboard-list and --config-dump through both admins."""
+    out = {}
+    for args in (["--dashboard-list"], ["--config-dump", f"--product={PRODUCT}"]):
+        for which in ("go", "rust"):
+            r = admin(which, *args, coord.flag(), ok=False)
+            out[(" ".join(args), which)] = (r.returncode, normalise(r.stdout))
+    return out
 
 
 def diff_lines(a, b):
@@ -515,8 +577,16 @@ def scenario_c_d(coord, workdir, record_dir):
         compare_admins("Go dashboard", READONLY_DASH, f"--dashboard={dash}", record_dir, f"{coord.kind} godash")
         compare_admins("Go proxy", READONLY_PROXY, f"--proxy={gadmin}", record_dir, f"{coord.kind} goproxy")
         compare_admins("Rust proxy", READONLY_PROXY, f"--proxy={radmin}", record_dir, f"{coord.kind} rustproxy")
-        go_model = {v[0]: normalise(admin("go", f"--dashboard={dash}", *v).stdout) for v in
-                    (["slots"], ["group"], ["proxy"])}
+        go_errors = error_outputs(dash, servers)
+        for verb, by in go_errors.items():
+            check(by["go"] == by["rust"], f"Go dashboard refuses '{verb}' the same way through both admins",
+                  f"go {by['go']} rust {by['rust']}")
+        coord_out = coordinator_outputs(coord)
+        for (verb, which), v in coord_out.items():
+            if which == "rust":
+                check(v == coord_out[(verb, "go")], f"{verb} on a Go-made {coord.kind} tree: same output from both admins",
+                      "\n" + "\n".join(diff_lines((0, coord_out[(verb, 'go')][1], ''), (0, v[1], ''))))
+        go_model = {v: models(admin("go", f"--dashboard={dash}", v).stdout) for v in ("slots", "group", "proxy")}
         problems = log_problems(f"{workdir}/dashboard-go.log")
         check(not problems, "Go dashboard log has no error lines", "\n    ".join(problems[:10]))
         # Hand over: stop Go's dashboard cleanly (its lock goes), start ours on the same coordinator.
@@ -525,11 +595,23 @@ def scenario_c_d(coord, workdir, record_dir):
         dash = start_dashboard(procs, "rust", coord, BASE + 82)
         time.sleep(1.0)
         for k, before in go_model.items():
-            after = normalise(admin("go", f"--dashboard={dash}", k).stdout)
+            after = models(admin("go", f"--dashboard={dash}", k).stdout)
             check(before == after, f"after the handover our dashboard shows Go's {k}",
                   "\n" + "\n".join(diff_lines((0, before, ""), (0, after, ""))))
         say("### d. read-only verbs against our dashboard (same state)")
         compare_admins("Rust dashboard", READONLY_DASH, f"--dashboard={dash}", record_dir, f"{coord.kind} rustdash")
+        rust_errors = error_outputs(dash, servers)
+        for verb, by in rust_errors.items():
+            check(by["go"] == by["rust"], f"our dashboard refuses '{verb}' the same way through both admins",
+                  f"go {by['go']} rust {by['rust']}")
+            check(by["go"] == go_errors[verb]["go"], f"'{verb}': same refusal from the Go dashboard and ours",
+                  f"go dashboard {go_errors[verb]['go']} ours {by['go']}")
+        if record_dir:
+            with open(os.path.join(record_dir, f"d_{coord.kind}_refused_verbs.txt"), "w") as f:
+                for verb, by in go_errors.items():
+                    f.write(f"{verb}\n  Go dashboard:   go admin {by['go']} / rust admin {by['rust']}\n")
+                    r = rust_errors[verb]
+                    f.write(f"  our dashboard:  go admin {r['go']} / rust admin {r['rust']}\n")
         w = Writer([gport, rport], "c:w2")
         w.start()
         migrate("go", dash, 0, 127, 1, "Rust dashboard (after handover), mixed fleet")
@@ -543,7 +625,31 @@ def scenario_c_d(coord, workdir, record_dir):
         check(not errs_, "our dashboard's stats of both proxies", str(errs_))
         problems = log_problems(f"{workdir}/proxy-go-{gport}.log")
         check(not problems, "Go proxy log has no error lines", "\n    ".join(problems[:10]))
-        admin("rust", f"--dashboard={dash}", "--shutdown")
+        # And back: our dashboard dies (kill -9, its lock stays), the Go codis-admin removes the
+        # lock, the Go dashboard takes over what ours changed.
+        ours_model = {v: models(admin("rust", f"--dashboard={dash}", v).stdout) for v in ("slots", "group", "proxy")}
+        procs.stop("dashboard-rust", signal.SIGKILL)
+        r = subprocess.run([go("codis-dashboard"), f"--config={workdir}/dashboard-rust-semi-async.toml"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode != 0 and "already exists" in r.stdout + r.stderr,
+              "the Go dashboard refuses to start while our lock is held", (r.stdout + r.stderr)[-300:])
+        admin("go", "--remove-lock", f"--product={PRODUCT}", coord.flag())
+        dash = start_dashboard(procs, "go", coord, BASE + 82, name="dashboard-go2")
+        time.sleep(1.0)
+        for k, before in ours_model.items():
+            after = models(admin("rust", f"--dashboard={dash}", k).stdout)
+            check(before == after, f"the Go dashboard shows the {k} our dashboard left",
+                  "\n" + "\n".join(diff_lines((0, before, ""), (0, after, ""))))
+        w = Writer([gport, rport], "c:w3")
+        w.start()
+        migrate("go", dash, 0, 31, 2, "Go dashboard again after our dashboard")
+        total, errs, lost = w.finish([gport, rport])
+        check(lost == 0 and errs == 0, "writer through both proxies after the second handover",
+              f"acked={total} errors={errs} lost={lost} first errors={w.errors[:3]}")
+        say(f"  writer: {total} acknowledged writes, {errs} errors, {lost} lost")
+        problems = log_problems(f"{workdir}/dashboard-go2.log")
+        check(not problems, "second Go dashboard log has no error lines", "\n    ".join(problems[:10]))
+        admin("go", f"--dashboard={dash}", "--shutdown")
     finally:
         procs.stop_all()
 
