@@ -82,8 +82,8 @@ where
     }
 }
 
-/// Where log lines go: stderr, or a file opened for appending.
-struct Sink(Option<Mutex<std::fs::File>>);
+/// Where log lines go: stderr, or Go's daily rolling file.
+struct Sink(Option<Mutex<Rolling>>);
 
 impl Write for &Sink {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -97,17 +97,69 @@ impl Write for &Sink {
     }
 }
 
+/// `--log=FILE` as Go's `log.NewRollingFile(FILE, log.DailyRolling)` writes it: lines go to
+/// `FILE.YYYY-MM-DD` (local date), a new file when the date changes.
+struct Rolling {
+    base: String,
+    suffix: String,
+    file: Option<std::fs::File>,
+}
+
+impl Rolling {
+    fn open(base: &str) -> std::io::Result<Rolling> {
+        let mut r = Rolling { base: base.to_string(), suffix: String::new(), file: None };
+        r.roll()?;
+        Ok(r)
+    }
+
+    fn roll(&mut self) -> std::io::Result<()> {
+        let suffix = local_date();
+        if self.file.is_some() && suffix == self.suffix {
+            return Ok(());
+        }
+        let path = format!("{}.{suffix}", self.base);
+        self.file = Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
+        self.suffix = suffix;
+        Ok(())
+    }
+}
+
+impl Write for Rolling {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.roll()?;
+        match &mut self.file {
+            Some(f) => f.write(b),
+            None => Err(std::io::Error::other("log file is closed")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Today's local date as Go's `2006-01-02`.
+fn local_date() -> String {
+    // SAFETY: time and localtime_r only write into values we own.
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return "1970-01-01".into();
+        }
+        format!("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday)
+    }
+}
+
 static SINK: OnceLock<Sink> = OnceLock::new();
 
-/// Installs the logger: `file` (append) or stderr, at `level` (Go's default INFO).
+/// Installs the logger: `file` (Go's dated daily file, appended) or stderr, at `level` (Go's default INFO).
 pub fn init(file: Option<&str>, level: LevelFilter) -> Result<(), String> {
     let sink = match file {
         Some(path) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("open log file {path} failed: {e}"))?;
+            if path.ends_with('/') || std::path::Path::new(path).file_name().is_none() {
+                return Err(format!("invalid base-path = {path}, file name is required"));
+            }
+            let f = Rolling::open(path).map_err(|e| format!("open log file {path} failed: {e}"))?;
             Sink(Some(Mutex::new(f)))
         }
         None => Sink(None),
@@ -151,5 +203,22 @@ mod tests {
         let t = timestamp();
         assert_eq!(t.len(), 19, "{t}");
         assert_eq!(&t[4..5], "/");
+    }
+
+    /// Go's dashboard and fe write `--log=FILE` to `FILE.YYYY-MM-DD` (seen beside a Go
+    /// codis-dashboard 3.2 run by scripts/interop-go.py).
+    #[test]
+    fn log_file_carries_the_date_like_go() {
+        let dir = std::env::temp_dir().join(format!("golog-rolling-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = dir.join("dashboard.log");
+        let mut r = Rolling::open(base.to_str().unwrap()).unwrap();
+        r.write_all(b"line\n").unwrap();
+        let dated = dir.join(format!("dashboard.log.{}", local_date()));
+        assert_eq!(std::fs::read(&dated).unwrap(), b"line\n");
+        assert!(!base.exists(), "nothing at the undated path");
+        let d = local_date();
+        assert!(d.len() == 10 && &d[4..5] == "-" && &d[7..8] == "-", "{d}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
