@@ -201,7 +201,8 @@ def log_problems(path):
     for p in sorted(glob.glob(path + "*")):
         with open(p, errors="replace") as f:
             # Go logs routine events at WARN: only errors and failures count.
-            out += [ln.rstrip() for ln in f if re.search(r"\[(ERROR|PANIC|FATAL)\]|panic", ln)
+            # Our proxy's lines are tracing's: "<time>Z ERROR target: ...".
+            out += [ln.rstrip() for ln in f if re.search(r"\[(ERROR|PANIC|FATAL)\]|panic|Z\s+ERROR\s", ln)
                     or (re.search(r"\[WARN\]", ln) and re.search(r"error|fail", ln, re.I) and "failed = false" not in ln)]
     return out
 
@@ -390,8 +391,10 @@ def scenario_a(coord, workdir):
             check("[ERROR]" not in r.stderr, f"go codis-admin {verb} reports no error",
                   r.stderr[-600:])
         errs, stats = proxy_errors_in_stats(dash)
-        check(not errs and len(stats.get("stats") or {}) == 1, "Go dashboard's stats of the Rust proxy", str(errs))
-        problems = [ln for ln in log_problems(f"{workdir}/dashboard-go.log")]
+        check(not errs and len(stats.get("stats") or {}) == 2, "Go dashboard's stats of both Rust proxies", str(errs))
+        problems = log_problems(f"{workdir}/proxy-rust-{pport}.log")
+        check(not problems, "our proxy's log has no error lines", "\n    ".join(problems[:10]))
+        problems = log_problems(f"{workdir}/dashboard-go.log")
         check(not problems, "Go dashboard log has no error lines", "\n    ".join(problems[:10]))
         admin("go", f"--dashboard={dash}", "--shutdown")
     finally:

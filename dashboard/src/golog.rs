@@ -117,6 +117,10 @@ impl Rolling {
         if self.file.is_some() && suffix == self.suffix {
             return Ok(());
         }
+        // Go creates the missing directories of the path too.
+        if let Some(dir) = std::path::Path::new(&self.base).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
         let path = format!("{}.{suffix}", self.base);
         self.file = Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
         self.suffix = suffix;
@@ -211,10 +215,10 @@ mod tests {
     fn log_file_carries_the_date_like_go() {
         let dir = std::env::temp_dir().join(format!("golog-rolling-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let base = dir.join("dashboard.log");
+        let base = dir.join("logs/dashboard.log");
         let mut r = Rolling::open(base.to_str().unwrap()).unwrap();
         r.write_all(b"line\n").unwrap();
-        let dated = dir.join(format!("dashboard.log.{}", local_date()));
+        let dated = dir.join(format!("logs/dashboard.log.{}", local_date()));
         assert_eq!(std::fs::read(&dated).unwrap(), b"line\n");
         assert!(!base.exists(), "nothing at the undated path");
         let d = local_date();
