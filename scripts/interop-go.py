@@ -457,6 +457,7 @@ def scenario_b(coord, workdir):
 def normalise(text):
     """Removes what differs between runs and implementations by nature: times, pids, paths, log prefixes."""
     text = re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \S+\.(go|rs):\d+: ", "", text, flags=re.M)
+    text = re.sub(r"/tmp/interop-go-[A-Za-z0-9_-]+", "<workdir>", text)
     try:
         v = json.loads(text)
     except ValueError:
@@ -745,7 +746,7 @@ def main():
         say(f"  - {f.splitlines()[0] if f else f}")
     if args.record:
         with open(os.path.join(args.record, "report.txt"), "w") as f:
-            f.write("\n".join(REPORT) + "\n")
+            f.write(re.sub(r"/tmp/interop-go-[A-Za-z0-9_-]+", "<workdir>", "\n".join(REPORT)) + "\n")
     return 1 if FAILS else 0
 
 
