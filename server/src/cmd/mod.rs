@@ -263,6 +263,12 @@ pub fn execute(state: &mut State, client: &mut Client, args: &[Bytes], out: &mut
     if !client.nested && !state.serving_blocked && state.blocking.has_ready() {
         serve_blocked(state);
     }
+    if !client.nested && !state.serving_blocked {
+        // Work done between commands (an async migration deleting moved keys) must not take
+        // this client for the running one: its replication stream would end up in the next
+        // reply of whichever client runs a command next.
+        state.current_client = 0;
+    }
 }
 
 /// Feeds MONITOR clients, the slow log and the latency monitor.
