@@ -35,6 +35,8 @@ pub struct Shared {
     pub script_watch: std::sync::Arc<crate::scripting::ScriptWatch>,
     /// Connections waiting for the state lock without holding their worker thread.
     pub lock_waiters: LockWaiters,
+    /// Pub/Sub messages waiting for a direct write into idle subscribers' sockets.
+    pub fanout: Arc<crate::net::fanout::FanOut>,
 }
 
 /// Lets a connection wait for the state lock asynchronously: its worker thread goes on serving
@@ -118,6 +120,7 @@ impl Shared {
             shutdown: Notify::new(),
             next_client_id: AtomicU64::new(1),
             lock_waiters: LockWaiters::default(),
+            fanout: Arc::default(),
         }
     }
 }
@@ -169,8 +172,8 @@ pub struct State {
     pub current_client: u64,
     pub self_pushes: BytesMut,
     /// Set while a connection runs a batch of requests: Pub/Sub messages for idle subscribers
-    /// are then left in their outboxes, listed in `flush_queue`, and that connection writes
-    /// them into the subscribers' sockets once the batch is over and the lock released.
+    /// are then left in their outboxes and listed in `flush_queue`, which that connection hands
+    /// to [`Shared::fanout`] once the batch is over and the lock released.
     pub collect_flushes: bool,
     pub flush_queue: Vec<Arc<crate::client::Outbox>>,
     pub blocking: Blocking,

@@ -52,7 +52,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     let mut in_bytes = 0u64;
     // Requests read while a script kept the client from registering are run first.
     let mut buffered = !rbuf.is_empty();
-    // Outboxes of idle subscribers this connection's batch published to (reused buffer).
+    // Outboxes of idle subscribers this connection's batch published to, for the fan-out.
     let mut flushes = Vec::new();
 
     'conn: loop {
@@ -126,9 +126,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
                 continue;
             };
             (timeout, blocked, paused) = ran;
-            for ob in flushes.drain(..) {
-                ob.flush();
-            }
+            shared.fanout.submit(&mut flushes);
             if !reply.is_empty() {
                 if !write_watching(&mut stream, &reply.buf, &outbox, &kill, &mut woken).await {
                     break 'conn;
