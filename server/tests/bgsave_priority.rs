@@ -16,9 +16,16 @@ fn policy(pid: u32) -> Option<u32> {
     rest.split(' ').nth(41 - 3)?.parse().ok()
 }
 
+/// Children of any thread of `pid` (the server forks from one of its worker threads).
 fn children(pid: u32) -> Vec<u32> {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) else { return Vec::new() };
-    text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let mut out = Vec::new();
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    out
 }
 
 #[test]

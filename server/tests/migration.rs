@@ -615,7 +615,15 @@ fn sync_tagone_during_async_batch_of_the_same_key() {
         }
         let sync = {
             let (sport, port, key) = (src.port, port.clone(), key.clone());
-            move || connect(sport, &Setup { db: 0, password: None }).cmd(&["SLOTSMGRTTAGONE", "127.0.0.1", &port, "3000", &key])
+            move || {
+                connect(sport, &Setup { db: 0, password: None }).cmd(&[
+                    "SLOTSMGRTTAGONE",
+                    "127.0.0.1",
+                    &port,
+                    "3000",
+                    &key,
+                ])
+            }
         };
         let async_slot = {
             let (sport, port, slot) = (src.port, port.clone(), slot.clone());

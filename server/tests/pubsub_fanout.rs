@@ -11,6 +11,8 @@
 mod support;
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use compat::resp::Frame;
@@ -123,7 +125,10 @@ fn every_subscriber_gets_every_message_in_order() {
         assert_eq!(c.read(), Frame::Array(vec![Frame::Bulk("pong".into()), Frame::Bulk("".into())]));
     }
     let mut admin = server.conn();
-    assert_eq!(admin.cmd(&["PUBSUB", "NUMSUB", "fan"]), Frame::Array(vec![Frame::Bulk("fan".into()), Frame::Integer(8)]));
+    assert_eq!(
+        admin.cmd(&["PUBSUB", "NUMSUB", "fan"]),
+        Frame::Array(vec![Frame::Bulk("fan".into()), Frame::Integer(8)])
+    );
 }
 
 #[test]
@@ -137,22 +142,35 @@ fn subscriber_that_does_not_read_is_closed_at_the_pubsub_limit() {
     let mut fast = Conn::connect(server.port).unwrap();
     fast.send(&[b"SUBSCRIBE", b"fan"]);
     assert!(matches!(fast.read(), Frame::Array(v) if v.len() == 3));
-    let fast_reader = std::thread::spawn(move || {
-        let mut n = 0;
-        while let Frame::Array(_) = fast.read() {
-            n += 1;
-            if n == TOTAL {
-                return n;
+    // How many messages the reading subscriber got: the publisher waits for it after each batch,
+    // so it never lags by more than one batch (100 KB, under the limit).
+    let got = Arc::new(AtomicUsize::new(0));
+    let fast_reader = {
+        let got = got.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while let Frame::Array(_) = fast.read() {
+                n += 1;
+                got.store(n, Ordering::Release);
+                if n == TOTAL {
+                    break;
+                }
             }
-        }
-        n
-    });
+            // The connection stays open (and subscribed) for the checks below.
+            (n, fast)
+        })
+    };
     // 20 MB of ~1 KB messages: more than the kernel's socket buffers plus the 256 KB limit
     // for the one that does not read; the other reads everything.
     let mut publisher = server.conn();
     let payload = "x".repeat(1000);
     let mut receivers = Vec::new();
-    for _ in 0..TOTAL / 100 {
+    for batch in 0..TOTAL / 100 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while got.load(Ordering::Acquire) < batch * 100 {
+            assert!(Instant::now() < deadline, "the reading subscriber stalls");
+            std::thread::sleep(Duration::from_micros(200));
+        }
         let mut out = Vec::new();
         for _ in 0..100 {
             compat::resp::write::command(&mut out, &["PUBLISH", "fan", &payload]);
@@ -165,7 +183,8 @@ fn subscriber_that_does_not_read_is_closed_at_the_pubsub_limit() {
             }
         }
     }
-    assert_eq!(fast_reader.join().unwrap(), TOTAL, "the reading subscriber got every message");
+    let (n, _fast) = fast_reader.join().unwrap();
+    assert_eq!(n, TOTAL, "the reading subscriber got every message");
     assert_eq!(receivers.first(), Some(&2));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
