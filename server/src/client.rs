@@ -119,6 +119,7 @@ impl ClientInfo {
         kill: Arc<Notify>,
         now_ms: i64,
     ) -> ClientInfo {
+        let outbox = Arc::new(Outbox::new(kill.clone()));
         ClientInfo {
             id,
             fd,
@@ -132,7 +133,7 @@ impl ClientInfo {
             resp: 2,
             kill,
             killed: false,
-            outbox: Arc::new(Outbox::default()),
+            outbox,
             soft_limit_since: None,
             dirty_cas: false,
             unblocked: None,
@@ -155,26 +156,145 @@ impl ClientInfo {
 
 /// Pending output written by other clients. Its own small lock lets a subscriber's connection
 /// collect its messages without contending for the server state with the publishers.
-#[derive(Default)]
+///
+/// While the connection task waits for input with nothing left to write (*idle*), a publisher
+/// may write a message straight into the socket instead of waking the task (Redis writes every
+/// subscriber's socket from its one loop; waking one task per subscriber costs more than the
+/// write). Order is kept because the task clears `idle` (under this lock) before it writes
+/// anything of its own, and sets it again only once `buf` is empty: bytes go either directly to
+/// an idle socket or through `buf`, never both at once.
 pub struct Outbox {
-    buf: parking_lot::Mutex<BytesMut>,
+    inner: parking_lot::Mutex<OutState>,
     closed: std::sync::atomic::AtomicBool,
+    /// The connection task's wake-up (the same as `ClientInfo::kill`).
+    wake: Arc<Notify>,
+}
+
+struct OutState {
+    buf: BytesMut,
+    /// The task waits for input and `buf` is empty: the socket may be written directly.
+    idle: bool,
+    /// The socket, while the connection lives (-1 before and after).
+    fd: std::os::fd::RawFd,
+    /// Listed in `State::flush_queue` for a direct write after the publisher's batch.
+    queued: bool,
+}
+
+/// What a push found (see [`Outbox::push_deferred`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Appended; the task is busy and writes it before it waits again.
+    Busy,
+    /// Appended; the task is idle: the caller flushes it (list it once, see `queued`).
+    Flush,
+    /// Appended; already listed for a flush.
+    Queued,
+}
+
+impl Default for Outbox {
+    fn default() -> Outbox {
+        Outbox::new(Arc::new(Notify::new()))
+    }
 }
 
 impl Outbox {
+    pub fn new(wake: Arc<Notify>) -> Outbox {
+        Outbox {
+            inner: parking_lot::Mutex::new(OutState { buf: BytesMut::new(), idle: false, fd: -1, queued: false }),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            wake,
+        }
+    }
+
     /// Appends bytes; returns the pending length.
     pub fn push(&self, bytes: &[u8]) -> usize {
-        let mut b = self.buf.lock();
-        b.extend_from_slice(bytes);
-        b.len()
+        let mut b = self.inner.lock();
+        b.buf.extend_from_slice(bytes);
+        b.buf.len()
+    }
+
+    /// Appends bytes meant for a direct write; returns the pending length and whether the
+    /// caller must [`flush`](Self::flush) (or wake the task).
+    pub fn push_deferred(&self, bytes: &[u8]) -> (usize, Pushed) {
+        let mut b = self.inner.lock();
+        b.buf.extend_from_slice(bytes);
+        let how = if !b.idle {
+            Pushed::Busy
+        } else if b.queued {
+            Pushed::Queued
+        } else {
+            b.queued = true;
+            Pushed::Flush
+        };
+        (b.buf.len(), how)
+    }
+
+    /// Writes what is pending straight into the idle socket, without blocking. What the socket
+    /// does not take is left for the task, which is woken (and no longer idle).
+    pub fn flush(&self) {
+        let mut b = self.inner.lock();
+        b.queued = false;
+        if b.buf.is_empty() || !b.idle || self.is_closed() {
+            return;
+        }
+        if b.fd >= 0 {
+            // SAFETY: `fd` is the connection's open socket: the task resets it to -1 under this
+            // lock before the socket is closed. MSG_DONTWAIT: never blocks; MSG_NOSIGNAL: a
+            // closed peer gives EPIPE, not SIGPIPE.
+            let n = unsafe {
+                libc::send(b.fd, b.buf.as_ptr().cast(), b.buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            };
+            if n > 0 {
+                let n = n as usize;
+                if n == b.buf.len() {
+                    b.buf.clear();
+                    return;
+                }
+                let _ = b.buf.split_to(n);
+            }
+        }
+        // Would block, partial or failed: the task writes the rest (or meets the error).
+        b.idle = false;
+        drop(b);
+        self.wake.notify_one();
+    }
+
+    /// The task is about to wait for input: returns what is pending (to write first), or
+    /// marks the outbox idle when nothing is.
+    pub fn arm(&self) -> Option<BytesMut> {
+        let mut b = self.inner.lock();
+        if b.buf.is_empty() {
+            b.idle = true;
+            None
+        } else {
+            b.idle = false;
+            Some(std::mem::take(&mut b.buf))
+        }
+    }
+
+    /// The task woke up: from now on only it writes to the socket, until the next `arm`.
+    pub fn disarm(&self) {
+        self.inner.lock().idle = false;
+    }
+
+    /// Lets publishers write to this socket (while idle).
+    pub fn attach(&self, fd: std::os::fd::RawFd) {
+        self.inner.lock().fd = fd;
+    }
+
+    /// The socket is about to close: no direct writes from now on.
+    pub fn detach(&self) {
+        let mut b = self.inner.lock();
+        b.fd = -1;
+        b.idle = false;
     }
 
     pub fn take(&self) -> BytesMut {
-        std::mem::take(&mut *self.buf.lock())
+        std::mem::take(&mut self.inner.lock().buf)
     }
 
     pub fn len(&self) -> usize {
-        self.buf.lock().len()
+        self.inner.lock().buf.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -182,13 +302,13 @@ impl Outbox {
     }
 
     pub fn clear(&self) {
-        self.buf.lock().clear();
+        self.inner.lock().buf.clear();
     }
 
     /// The client is being closed: drop what is pending.
     pub fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
-        *self.buf.lock() = BytesMut::new();
+        self.inner.lock().buf = BytesMut::new();
     }
 
     pub fn is_closed(&self) -> bool {

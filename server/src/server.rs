@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -12,7 +13,7 @@ use rand::SeedableRng;
 use tokio::sync::Notify;
 
 use crate::blocking::Blocking;
-use crate::client::ClientInfo;
+use crate::client::{ClientInfo, Pushed};
 use crate::cmd::CommandTable;
 use crate::config::Config;
 use crate::db::{Db, KeyPos};
@@ -34,6 +35,8 @@ pub struct Shared {
     pub script_watch: std::sync::Arc<crate::scripting::ScriptWatch>,
     /// Connections waiting for the state lock without holding their worker thread.
     pub lock_waiters: LockWaiters,
+    /// Pub/Sub messages waiting for a direct write into idle subscribers' sockets.
+    pub fanout: Arc<crate::net::fanout::FanOut>,
 }
 
 /// Lets a connection wait for the state lock asynchronously: its worker thread goes on serving
@@ -117,6 +120,7 @@ impl Shared {
             shutdown: Notify::new(),
             next_client_id: AtomicU64::new(1),
             lock_waiters: LockWaiters::default(),
+            fanout: Arc::default(),
         }
     }
 }
@@ -167,6 +171,11 @@ pub struct State {
     /// precede the command's own reply, as in Redis.
     pub current_client: u64,
     pub self_pushes: BytesMut,
+    /// Set while a connection runs a batch of requests: Pub/Sub messages for idle subscribers
+    /// are then left in their outboxes and listed in `flush_queue`, which that connection hands
+    /// to [`Shared::fanout`] once the batch is over and the lock released.
+    pub collect_flushes: bool,
+    pub flush_queue: Vec<Arc<crate::client::Outbox>>,
     pub blocking: Blocking,
     /// Guards against serving blocked clients from inside a served command.
     pub serving_blocked: bool,
@@ -204,6 +213,8 @@ impl State {
             watched,
             current_client: 0,
             self_pushes: BytesMut::new(),
+            collect_flushes: false,
+            flush_queue: Vec::new(),
             blocking: Blocking::default(),
             serving_blocked: false,
             monitors: Vec::new(),
@@ -361,7 +372,17 @@ impl State {
         if c.killed {
             return;
         }
-        let len = c.outbox.push(bytes) as u64;
+        let (len, wake) = if class == PUBSUB_CLASS && self.collect_flushes {
+            let (len, how) = c.outbox.push_deferred(bytes);
+            if how == Pushed::Flush {
+                self.flush_queue.push(c.outbox.clone());
+            }
+            // A busy task writes it before it waits again, but one waiting in a blocking
+            // command needs the wake-up.
+            (len as u64, how == Pushed::Busy)
+        } else {
+            (c.outbox.push(bytes) as u64, true)
+        };
         let over_hard = limit.hard > 0 && len > limit.hard;
         let over_soft = limit.soft > 0 && len > limit.soft;
         let soft_expired = match (over_soft, c.soft_limit_since) {
@@ -380,7 +401,9 @@ impl State {
             c.kill();
             return;
         }
-        c.kill.notify_one();
+        if wake {
+            c.kill.notify_one();
+        }
     }
 
     /// One pass of active expiry: walks volatile slots from where the last pass stopped and

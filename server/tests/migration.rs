@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use compat::resp::Frame;
 use compat::slot::slot_of;
-use support::{temp_dir, Conn, Server};
+use support::{bulk, temp_dir, Conn, Server};
 
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
@@ -581,5 +581,91 @@ fn cancel_and_fence_leave_every_key_on_one_side() {
     assert_eq!(slot_keys(&mut s2), 0);
     for (k, v) in &model.vals {
         assert_eq!(read_val(&mut t, k).as_ref(), Some(v), "{k}");
+    }
+}
+
+/// A synchronous `SLOTSMGRTTAGONE` (a proxy with the sync forwarding method) and an async slot
+/// migration reach the same big list together, in both orders and at several offsets. Neither
+/// may stream the key while the other deletes it: afterwards the list is whole on the target
+/// and gone from the source, and each command either moved it, found it gone, or (the sync one
+/// only, past its timeout) answered the legacy "being migrated" error.
+#[test]
+fn sync_tagone_during_async_batch_of_the_same_key() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let items = env_num("MIGRATION_RACE_ITEMS", 50_000);
+    let dir = temp_dir("mig-race");
+    let (ds, dt) = (dir.join("s"), dir.join("t"));
+    std::fs::create_dir_all(&ds).unwrap();
+    std::fs::create_dir_all(&dt).unwrap();
+    let src = Server::ours(&ds, &[]);
+    let dst = Server::ours(&dt, &[]);
+    let setup = Setup { db: 0, password: None };
+    let mut s = connect(src.port, &setup);
+    let mut t = connect(dst.port, &setup);
+    let key = (0..).map(|i| format!("racelist{i}")).find(|k| slot_of(k.as_bytes()) == SLOT).unwrap();
+    let (port, slot) = (dst.port.to_string(), SLOT.to_string());
+    for round in 0..8 {
+        let sync_first = round % 2 == 0;
+        let offset = Duration::from_millis([0, 2, 5, 15][round / 2]);
+        for chunk in (0..items).collect::<Vec<_>>().chunks(5000) {
+            let mut cmd = vec!["RPUSH".to_string(), key.clone()];
+            cmd.extend(chunk.iter().map(|i| format!("item{i}")));
+            let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            s.cmd(&args);
+        }
+        let sync = {
+            let (sport, port, key) = (src.port, port.clone(), key.clone());
+            move || {
+                connect(sport, &Setup { db: 0, password: None }).cmd(&[
+                    "SLOTSMGRTTAGONE",
+                    "127.0.0.1",
+                    &port,
+                    "3000",
+                    &key,
+                ])
+            }
+        };
+        let async_slot = {
+            let (sport, port, slot) = (src.port, port.clone(), slot.clone());
+            move || {
+                let mut c = connect(sport, &Setup { db: 0, password: None });
+                let args = ["SLOTSMGRTTAGSLOT-ASYNC", "127.0.0.1", &port, "30000", "100", "1048576", &slot, "10"];
+                let mut replies = Vec::new();
+                loop {
+                    let r = c.cmd(&args);
+                    let done = r == Frame::Array(vec![Frame::Integer(0), Frame::Integer(0)]);
+                    replies.push(r);
+                    if done || replies.len() > 100 {
+                        return replies;
+                    }
+                }
+            }
+        };
+        let (sync_reply, async_replies) = if sync_first {
+            let a = std::thread::spawn(sync);
+            std::thread::sleep(offset);
+            let b = std::thread::spawn(async_slot);
+            (a.join().unwrap(), b.join().unwrap())
+        } else {
+            let b = std::thread::spawn(async_slot);
+            std::thread::sleep(offset);
+            let a = std::thread::spawn(sync);
+            (a.join().unwrap(), b.join().unwrap())
+        };
+        eprintln!("round {round} (sync first: {sync_first}, {offset:?}): {sync_reply:?} / {async_replies:?}");
+        match &sync_reply {
+            Frame::Integer(0 | 1) => {}
+            Frame::Error(e) => assert_eq!(&e[..], b"ERR the specified key is being migrated"),
+            other => panic!("SLOTSMGRTTAGONE answered {other:?}"),
+        }
+        for r in &async_replies {
+            assert!(matches!(r, Frame::Array(v) if v.len() == 2), "SLOTSMGRTTAGSLOT-ASYNC answered {r:?}");
+        }
+        assert_eq!(s.int(&["EXISTS", &key]), 0, "round {round}: the key is left on the source");
+        assert_eq!(t.int(&["LLEN", &key]), items as i64, "round {round}: the list on the target");
+        assert_eq!(bulk(t.cmd(&["LINDEX", &key, "0"])), Bytes::from("item0"));
+        let last = format!("item{}", items - 1);
+        assert_eq!(bulk(t.cmd(&["LINDEX", &key, "-1"])), Bytes::from(last));
+        t.int(&["DEL", &key]);
     }
 }

@@ -149,22 +149,20 @@ fn expand_keys(ctx: &mut Ctx, keys: &[Bytes], usetag: bool) -> Vec<Bytes> {
     out
 }
 
-fn start_async(ctx: &mut Ctx, job: AsyncJob) -> CmdResult {
-    let exists = job.keys.iter().any(|k| ctx.db_ref().get(k).is_some());
-    if !exists {
+fn start_async(ctx: &mut Ctx, mut job: AsyncJob) -> CmdResult {
+    if let Some(reply) = sender::nothing_to_send(ctx.state, &job) {
         // Nothing to send: answered at once.
-        match job.slot {
-            Some(s) => {
-                let n = ctx.db_ref().slot(s).len();
-                ctx.out.array(2);
-                ctx.out.int(0);
-                ctx.out.int(n as i64);
-            }
-            None => ctx.out.int(0),
-        }
+        ctx.out.raw(&reply);
         return Ok(());
     }
-    sender::begin(ctx.state, &job).map_err(CmdError::fixed)?;
+    // A synchronous SLOTSMGRT* command is moving some of the keys (a proxy with the sync
+    // forwarding method does that before a request): the batch starts once it is done, as it
+    // would on a single-threaded codis-server, instead of streaming a key the other command is
+    // about to delete.
+    if !sender::any_moving(ctx.state, &job) {
+        sender::begin(ctx.state, &job).map_err(CmdError::fixed)?;
+        job.registered = true;
+    }
     ctx.client.job = Some(Job::Async(job));
     Ok(())
 }
@@ -186,7 +184,7 @@ fn slot_async_cmd(ctx: &mut Ctx, usetag: bool) -> CmdResult {
     let keys = select::pick_batch(&st.dbs[db], slot, numkeys, lim.maxbulks, usetag, |k| {
         st.migrate.tag_group(&st.dbs[db], db, k, true)
     });
-    start_async(ctx, AsyncJob { db, host, port, lim, keys, slot: Some(slot) })
+    start_async(ctx, AsyncJob { db, host, port, lim, keys, slot: Some(slot), registered: false })
 }
 
 fn keys_async_cmd(ctx: &mut Ctx, usetag: bool) -> CmdResult {
@@ -196,7 +194,7 @@ fn keys_async_cmd(ctx: &mut Ctx, usetag: bool) -> CmdResult {
     let args = ctx.args;
     let keys = expand_keys(ctx, &args[6..], usetag);
     let db = ctx.client.db;
-    start_async(ctx, AsyncJob { db, host, port, lim, keys, slot: None })
+    start_async(ctx, AsyncJob { db, host, port, lim, keys, slot: None, registered: false })
 }
 
 fn busy_check(ctx: &Ctx) -> CmdResult {

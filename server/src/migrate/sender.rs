@@ -77,6 +77,49 @@ pub struct AsyncJob {
     pub keys: Vec<Bytes>,
     /// `Some(slot)` for the SLOT variants (the reply is `[moved, remaining]`).
     pub slot: Option<usize>,
+    /// [`begin`] ran for it; when false the job first waits for the synchronous transfers of
+    /// its keys to end (see [`any_moving`]).
+    pub registered: bool,
+}
+
+/// The immediate reply of a batch none of whose keys exists, or None.
+pub fn nothing_to_send(st: &State, job: &AsyncJob) -> Option<Vec<u8>> {
+    if job.keys.iter().any(|k| st.dbs[job.db].get(k).is_some()) {
+        return None;
+    }
+    Some(match job.slot {
+        Some(s) => reply_pair(0, st.dbs[job.db].slot(s).len() as i64),
+        None => reply_int(0),
+    })
+}
+
+/// Whether a key of the batch is in flight already. With no batch running on the db, only a
+/// synchronous command can be moving it: streaming it too would let that command's deletion of
+/// the key interleave with the batch's messages (a half-sent copy left on the target).
+pub fn any_moving(st: &State, job: &AsyncJob) -> bool {
+    job.keys.iter().any(|k| st.migrate.is_moving(job.db, k))
+}
+
+/// Waits until no synchronous transfer holds a key of `job`, then registers it ([`begin`]).
+/// `Err` carries the reply when the batch does not run (nothing left to send, another batch
+/// started meanwhile, or the keys stayed busy for the whole timeout).
+async fn register_when_free(shared: &Arc<Shared>, job: &AsyncJob) -> Result<(), Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_millis(job.lim.timeout_ms.max(1) as u64);
+    loop {
+        {
+            let mut st = lock_state(shared).await;
+            if let Some(reply) = nothing_to_send(&st, job) {
+                return Err(reply);
+            }
+            if !any_moving(&st, job) {
+                return begin(&mut st, job).map_err(reply_err);
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(reply_err("ERR the specified key is being migrated"));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Registers a batch on the db's client (creating or re-targeting it) and marks its keys.
@@ -158,7 +201,13 @@ impl Abort {
 
 /// Runs a registered batch in its own task (it finishes even if the caller goes away) and
 /// returns the caller's reply.
-pub async fn run(shared: &Arc<Shared>, job: AsyncJob) -> Vec<u8> {
+pub async fn run(shared: &Arc<Shared>, mut job: AsyncJob) -> Vec<u8> {
+    if !job.registered {
+        if let Err(reply) = register_when_free(shared, &job).await {
+            return reply;
+        }
+        job.registered = true;
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let shared = shared.clone();
     tokio::spawn(async move {

@@ -116,7 +116,8 @@ enum Sent {
 pub async fn run(shared: &Arc<Shared>, job: SyncJob) -> Vec<u8> {
     let timeout = Duration::from_millis(job.timeout_ms.max(1) as u64);
     let started = Instant::now();
-    // Keys another migration is moving are waited for; codis would have finished it first.
+    // Keys another migration is moving are waited for (an async batch ends by deleting them
+    // here, so this usually finds nothing left to move); codis would have finished it first.
     let (keys, mut conn, password) = loop {
         let picked = {
             let mut st = lock_state(shared).await;
@@ -139,7 +140,7 @@ pub async fn run(shared: &Arc<Shared>, job: SyncJob) -> Vec<u8> {
         match picked {
             Some(p) => break p,
             None if started.elapsed() > timeout => {
-                return reply_err("ERR slotsmgrt: the keys are being migrated by another command");
+                return reply_err("ERR the specified key is being migrated");
             }
             None => tokio::time::sleep(Duration::from_millis(1)).await,
         }

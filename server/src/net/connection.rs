@@ -39,6 +39,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         st.clients
             .insert(id, ClientInfo::new(id, std::os::fd::AsRawFd::as_raw_fd(&stream), addr, local, kill.clone(), now));
         outbox = st.clients.get(&id).map(|c| c.outbox.clone()).unwrap_or_default();
+        outbox.attach(std::os::fd::AsRawFd::as_raw_fd(&stream));
         client.authenticated = st.config.requirepass.is_none();
         let limits = Limits { max_bulk_len: st.config.proto_max_bulk_len, max_multibulk_len: MAX_MULTIBULK_LEN };
         (limits, st.config.timeout)
@@ -51,8 +52,20 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     let mut in_bytes = 0u64;
     // Requests read while a script kept the client from registering are run first.
     let mut buffered = !rbuf.is_empty();
+    // Outboxes of idle subscribers this connection's batch published to, for the fan-out.
+    let mut flushes = Vec::new();
 
     'conn: loop {
+        if !buffered {
+            // Before waiting for input: write what others left us; with nothing left,
+            // publishers may write into our socket directly until we wake up.
+            if let Some(pending) = outbox.arm() {
+                if !write_watching(&mut stream, &pending, &outbox, &kill, &mut woken).await {
+                    break 'conn;
+                }
+                continue 'conn;
+            }
+        }
         let want = decoder.wanted();
         if want > rbuf.len() {
             // A large bulk is on its way: make room for it at once.
@@ -79,18 +92,17 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             r = read => r.unwrap_or_default(),
             _ = &mut woken => {
                 woken.set(kill.notified());
+                outbox.disarm();
                 // Woken by another client: to be closed, or to deliver what it left us
-                // (without taking the state lock).
+                // (written at the top of the loop, without taking the state lock).
                 if outbox.is_closed() {
-                    break 'conn;
-                }
-                let pending = outbox.take();
-                if !pending.is_empty() && stream.write_all(&pending).await.is_err() {
                     break 'conn;
                 }
                 continue 'conn;
             }
         };
+        // Only this task writes to the socket until it waits again.
+        outbox.disarm();
         if n == 0 {
             break;
         }
@@ -102,7 +114,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             let ran = match scripting::lock_or_busy(&shared).await {
                 Some(mut st) => {
                     st.stats.net_input_bytes += std::mem::take(&mut in_bytes);
-                    Some(run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply))
+                    Some(run_batch(st, &mut decoder, &mut rbuf, &mut client, &mut reply, &mut flushes))
                 }
                 None => None,
             };
@@ -114,8 +126,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
                 continue;
             };
             (timeout, blocked, paused) = ran;
+            shared.fanout.submit(&mut flushes);
             if !reply.is_empty() {
-                if stream.write_all(&reply.buf).await.is_err() {
+                if !write_watching(&mut stream, &reply.buf, &outbox, &kill, &mut woken).await {
                     break 'conn;
                 }
                 reply.buf.clear();
@@ -152,6 +165,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             }
         }
     }
+    outbox.detach();
     let _ = stream.shutdown().await;
     let mut st = scripting::lock_state(&shared).await;
     st.blocking.unblock(id);
@@ -159,6 +173,35 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     st.pubsub.remove_client(id);
     st.monitors.retain(|&m| m != id);
     st.clients.remove(&id);
+}
+
+/// Writes `bytes`; false when the socket fails or the client is closed meanwhile (CLIENT KILL,
+/// output buffer limits): a peer that stopped reading must not keep the connection, and its
+/// subscriptions, alive. A wake-up that is not a close is left to the top of the loop, which
+/// writes whatever the outbox holds before waiting again.
+async fn write_watching<'k>(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    outbox: &crate::client::Outbox,
+    kill: &'k Notify,
+    woken: &mut std::pin::Pin<&mut tokio::sync::futures::Notified<'k>>,
+) -> bool {
+    let mut off = 0;
+    while off < bytes.len() {
+        tokio::select! {
+            r = stream.write(&bytes[off..]) => match r {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => off += n,
+            },
+            _ = woken.as_mut() => {
+                woken.set(kill.notified());
+                if outbox.is_closed() {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Decodes and executes every complete request in `rbuf` under one lock acquisition, stopping
@@ -170,8 +213,10 @@ fn run_batch(
     rbuf: &mut BytesMut,
     client: &mut Client,
     reply: &mut Reply,
+    flushes: &mut Vec<Arc<crate::client::Outbox>>,
 ) -> (u64, bool, bool) {
     decoder.limits.max_bulk_len = st.config.proto_max_bulk_len;
+    st.collect_flushes = true;
     let id = client.id;
     // Messages that arrived for us go out before the replies of this batch.
     if let Some(info) = st.clients.get_mut(&id) {
@@ -217,6 +262,8 @@ fn run_batch(
             }
         }
     }
+    st.collect_flushes = false;
+    std::mem::swap(&mut st.flush_queue, flushes);
     st.stats.net_output_bytes += reply.len() as u64;
     let now = st.now_ms;
     if let Some(info) = st.clients.get_mut(&id) {

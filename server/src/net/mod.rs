@@ -1,4 +1,5 @@
 //! Networking: listeners and the per-connection loop.
 
 pub mod connection;
+pub mod fanout;
 pub mod listener;

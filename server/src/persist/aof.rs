@@ -520,6 +520,7 @@ pub fn rewrite_background(state: &mut State) -> Result<i32, String> {
     let started = Instant::now();
     let dbs = &state.dbs;
     let forked = fork_child(|| {
+        super::lower_child_priority();
         let tmp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
         write_dataset_file(&tmp, dbs, &meta, preamble).is_ok()
     });

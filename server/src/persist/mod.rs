@@ -158,6 +158,47 @@ pub(crate) fn fork_child(work: impl FnOnce() -> bool) -> std::io::Result<i32> {
     Ok(pid)
 }
 
+/// How long a BGSAVE / AOF-rewrite child runs at idle priority before it returns to the
+/// normal one.
+const IDLE_PRIORITY_SECS: u32 = 4;
+
+/// Called first thing in a BGSAVE or AOF-rewrite child: for its first [`IDLE_PRIORITY_SECS`] it
+/// only runs when a core would be idle otherwise (SCHED_IDLE; nice 19 where that is refused),
+/// so on a machine with few cores the server keeps its core and request latency during the
+/// save stays near its usual level. After that it competes normally again, so a machine kept
+/// busy by other processes cannot starve a save indefinitely. Not for children that feed
+/// replicas, whose lag should not depend on the load.
+pub(crate) fn lower_child_priority() {
+    extern "C" fn back_to_normal(_: libc::c_int) {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sched_setscheduler and setpriority are plain system calls (async-signal-safe).
+        unsafe {
+            libc::sched_setscheduler(0, libc::SCHED_OTHER, &param);
+            libc::setpriority(libc::PRIO_PROCESS, 0, 0);
+        }
+    }
+    // SAFETY: plain system calls on the calling (single-threaded child) process; the handler
+    // only makes system calls; SA_RESTART keeps the file writes from seeing EINTR. Timers are
+    // not inherited across fork, so the alarm is this child's own.
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+        }
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = back_to_normal as extern "C" fn(libc::c_int) as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut()) == 0 {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGALRM);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::alarm(IDLE_PRIORITY_SECS);
+        }
+    }
+}
+
 /// [`fork_child`] for a child that streams its output to the parent (diskless replication):
 /// `work` gets the write end of a pipe, the parent gets the child's pid and the read end, which
 /// reaches end-of-file when the child exits.
@@ -267,6 +308,7 @@ pub fn bgsave(state: &mut State) -> Result<i32, String> {
     let started = Instant::now();
     let dbs = &state.dbs;
     let forked = fork_child(|| {
+        lower_child_priority();
         let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
         rdb::save_file(&path, &tmp, dbs, &meta).is_ok()
     });
