@@ -94,7 +94,8 @@ fn round_trip_packet(path: &Path, msgs: &[&[u8]], want: usize) -> std::io::Resul
 
 fn read_n(r: &mut impl Read, want: usize) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
+    // Larger than any message the proxy sends (64 KB): a seqpacket read drops what does not fit.
+    let mut buf = vec![0u8; 128 * 1024];
     while out.len() < want {
         let n = r.read(&mut buf)?;
         if n == 0 {
