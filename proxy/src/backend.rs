@@ -36,7 +36,15 @@ const STATE_DATA_STALE: u8 = 2;
 pub struct Pending {
     pub target: Target,
     /// Held until the reply arrives, so a slot being refilled can wait for its requests.
-    pub guard: Option<Arc<SlotRoute>>,
+    pub guard: Guard,
+}
+
+/// The routes a request in flight keeps alive (see [`crate::router::Router`]'s refills).
+pub enum Guard {
+    None,
+    One(Arc<SlotRoute>),
+    /// A request carrying keys of several slots (a grouped MSET).
+    Many(Vec<Arc<SlotRoute>>),
 }
 
 impl Pending {
@@ -168,7 +176,7 @@ impl BackendConn {
         for (p, len) in pending.into_iter().zip(lens) {
             let bytes = out.split_to(len.min(out.len())).freeze();
             match (&p.target, &p.guard, len) {
-                (Target::Session { .. }, Some(route), 1..) => {
+                (Target::Session { .. }, Guard::One(route), 1..) => {
                     let slot = route.id;
                     p.answer(Err(BackendError::NotSent(bytes, slot)))
                 }
@@ -188,7 +196,7 @@ impl BackendConn {
                 let (tx, rx) = oneshot::channel();
                 self.push(
                     |out| encode_command(out, &[b"INFO".as_slice()]),
-                    Pending { target: Target::Oneshot(tx), guard: None },
+                    Pending { target: Target::Oneshot(tx), guard: Guard::None },
                 );
                 let conn = self.clone();
                 tokio::spawn(async move {
@@ -207,7 +215,7 @@ impl BackendConn {
             }
             _ => self.push(
                 |out| encode_command(out, &[b"PING".as_slice()]),
-                Pending { target: Target::Discard, guard: None },
+                Pending { target: Target::Discard, guard: Guard::None },
             ),
         }
     }

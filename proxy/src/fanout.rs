@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use compat::resp::write;
 
-use crate::backend::{encode_command, Pending, SharedBackend};
+use crate::backend::{encode_command, Guard, Pending, SharedBackend};
 use crate::session::{err_reply, Entry, Merge, MergeOp, Session, State};
 use crate::sink::Target;
 
@@ -87,7 +87,7 @@ impl Session {
             let target = Target::Session { sink: self.sink.clone(), seq, part: part as u32 };
             let seed = self.next_seed();
             match b.conn(self.database, seed, true) {
-                Some(c) => c.push(|out| encode_command(out, args), Pending { target, guard: None }),
+                Some(c) => c.push(|out| encode_command(out, args), Pending { target, guard: Guard::None }),
                 None => target.send(Err(crate::error::BackendError::Reset)),
             }
         }
@@ -121,7 +121,7 @@ impl Session {
         let mut sub: Vec<&[u8]> = vec![&args[0], bc.as_bytes()];
         sub.extend(args[2..].iter().map(|a| &a[..]));
         match backend.conn(self.database, seed, true) {
-            Some(c) => c.push(|out| encode_command(out, &sub), Pending { target, guard: None }),
+            Some(c) => c.push(|out| encode_command(out, &sub), Pending { target, guard: Guard::None }),
             None => target.send(Err(crate::error::BackendError::Reset)),
         }
     }

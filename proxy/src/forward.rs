@@ -14,7 +14,7 @@ use bytes::Bytes;
 use compat::resp::ReplyScanner;
 use tokio::sync::oneshot;
 
-use crate::backend::{encode_command, BackendConn, Pending, SharedBackend};
+use crate::backend::{encode_command, BackendConn, Guard, Pending, SharedBackend};
 use crate::error::{BackendError, RequestError};
 use crate::router::{ForwardMethod, Router, SlotRoute};
 use crate::sink::{Sink, Target};
@@ -67,7 +67,7 @@ pub async fn forward<A: AsRef<[u8]>>(
             return Err(RequestError::BackendDown);
         }
         let target = Target::Session { sink: origin.sink.clone(), seq: origin.seq, part: origin.part };
-        let guard = Some(route.clone());
+        let guard = Guard::One(route.clone());
         conn.push(|out| encode_command(out, args), Pending { target, guard });
         return Ok(None);
     }
@@ -112,7 +112,7 @@ pub async fn forward_batch(
                 encode_command(out, c);
             }
         },
-        targets.into_iter().map(|target| Pending { target, guard: Some(guard.clone()) }),
+        targets.into_iter().map(|target| Pending { target, guard: Guard::One(guard.clone()) }),
     );
     Ok(())
 }
@@ -147,7 +147,7 @@ fn pick(route: &SlotRoute, master_only: bool, database: u32, seed: u32) -> Optio
 async fn call(from: &SharedBackend, args: &[&[u8]], origin: &Origin<'_>) -> Result<Bytes, RequestError> {
     let conn = from.conn(origin.database, origin.seed, true).ok_or(RequestError::SlotNotReady)?;
     let (tx, rx) = oneshot::channel();
-    conn.push(|out| encode_command(out, args), Pending { target: Target::Oneshot(tx), guard: None });
+    conn.push(|out| encode_command(out, args), Pending { target: Target::Oneshot(tx), guard: Guard::None });
     Ok(rx.await.unwrap_or(Err(BackendError::Reset))?)
 }
 

@@ -5,6 +5,8 @@
 //! - [`router`]: the 1024-slot table and slot refills;
 //! - [`forward`]: sending a request for a slot, with the sync and semi-async migration methods;
 //! - [`backend`]: pipelined connections to the servers;
+//! - [`listener`]: the client listener (TCP, or a Unix stream/seqpacket socket);
+//! - [`percore`]: one single-threaded runtime per worker (`--ncpu`);
 //! - [`resp3`]: replies for clients that switched to RESP3 with HELLO;
 //! - [`proxy`]: the listeners, the model, the online/closed lifecycle and the calls the admin
 //!   API makes;
@@ -26,6 +28,7 @@ pub mod features;
 pub mod forward;
 pub mod hold;
 pub mod jodis;
+pub mod listener;
 pub mod mapper;
 pub mod percore;
 pub mod proxy;

@@ -49,6 +49,7 @@ enum Online {
 
 struct Args {
     ncpu: Option<usize>,
+    max_ncpu: Option<i64>,
     log: Option<String>,
     log_level: &'static str,
     ulimit: Option<i64>,
@@ -167,6 +168,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     };
     Ok(Some(Args {
         ncpu: int("--ncpu")?.map(|n| n.max(1) as usize),
+        max_ncpu: int("--max-ncpu")?,
         log: get("--log"),
         log_level,
         ulimit: int("--ulimit")?,
@@ -224,7 +226,9 @@ fn main() -> ExitCode {
         }
     }
     let workers = args.ncpu.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
-    tracing::warn!("set ncpu = {workers}");
+    // Go grows GOMAXPROCS towards --max-ncpu under load; the per-core workers here are fixed
+    // at start (each holds its clients and backend connections), so it is only reported.
+    tracing::warn!("set ncpu = {workers}, max-ncpu = {}", args.max_ncpu.unwrap_or(0));
     // Sessions run on one single-threaded runtime per worker (before any slot is filled).
     if let Err(e) = codis_proxy::percore::start(workers) {
         eprintln!("codis-proxy: cannot start workers: {e}");

@@ -9,13 +9,13 @@
 use std::cell::Cell;
 use std::sync::{Mutex, OnceLock};
 
-use tokio::net::TcpListener;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
+use crate::listener::{Listener, StdListener};
 use crate::proxy::Proxy;
 
-type Start = (Proxy, std::net::TcpListener, tokio::sync::mpsc::UnboundedSender<std::io::Result<()>>);
+type Start = (Proxy, StdListener, tokio::sync::mpsc::UnboundedSender<std::io::Result<()>>);
 
 static HANDLES: OnceLock<Vec<Handle>> = OnceLock::new();
 static STARTS: Mutex<Vec<oneshot::Sender<Start>>> = Mutex::new(Vec::new());
@@ -55,7 +55,7 @@ pub fn start(n: usize) -> std::io::Result<()> {
             rt.block_on(async move {
                 // Dropped sender: the proxy never served; the runtime still drove connections.
                 let Ok((proxy, l, done)) = rx.await else { return std::future::pending::<()>().await };
-                let result = match TcpListener::from_std(l) {
+                let result = match l.into_tokio() {
                     Ok(listener) => proxy.serve(listener).await,
                     Err(e) => Err(e),
                 };
@@ -67,7 +67,7 @@ pub fn start(n: usize) -> std::io::Result<()> {
 }
 
 /// Serves `listener` on the workers if [`start`] made some, else on the calling runtime.
-pub async fn serve(proxy: Proxy, listener: TcpListener) -> std::io::Result<()> {
+pub async fn serve(proxy: Proxy, listener: Listener) -> std::io::Result<()> {
     let starts = std::mem::take(&mut *STARTS.lock().unwrap_or_else(|e| e.into_inner()));
     if starts.is_empty() {
         return proxy.serve(listener).await;

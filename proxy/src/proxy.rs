@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::listener::{Client, ClientIo, Listener};
 use parking_lot::{Mutex, RwLock};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -76,6 +76,8 @@ pub struct Shared {
     /// Slots whose backend a sentinel switch replaced since their last fill.
     switched: Box<[AtomicBool]>,
     jodis: Mutex<Option<Arc<Jodis>>>,
+    /// The Unix socket file `launch` created: removed on close, as Go's listener does.
+    socket_file: Mutex<Option<std::path::PathBuf>>,
 }
 
 /// A running proxy. Cheap to clone.
@@ -116,6 +118,7 @@ impl Proxy {
                 ha: Mutex::new(Ha::default()),
                 switched: (0..MAX_SLOT_NUM).map(|_| AtomicBool::new(false)).collect(),
                 jodis: Mutex::new(None),
+                socket_file: Mutex::new(None),
             }),
         })
     }
@@ -127,18 +130,31 @@ impl Proxy {
         let proxy = Proxy::new(config).map_err(LaunchError::Config)?;
         let config = proxy.shared.config.clone();
         let proto = config.proto_type.clone();
-        if !matches!(proto.as_str(), "tcp" | "tcp4" | "tcp6") {
+        if !matches!(proto.as_str(), "tcp" | "tcp4" | "tcp6" | "unix" | "unixpacket") {
             return Err(LaunchError::Address(format!("unknown network {proto}")));
         }
         let lproxy = bind(&proto, &config.proxy_addr).await?;
-        let ladmin = bind("tcp", &config.admin_addr).await?;
-        let proxy_local = lproxy.local_addr().map_err(|e| LaunchError::Address(e.to_string()))?;
+        let ladmin = match bind("tcp", &config.admin_addr).await? {
+            Listener::Tcp(l) => l,
+            _ => unreachable!("bind(\"tcp\") gives a TCP listener"),
+        };
+        if crate::listener::is_unix(&proto) {
+            *proxy.shared.socket_file.lock() = Some(config.proxy_addr.clone().into());
+        }
+        let proxy_local = lproxy.addr_string().map_err(|e| LaunchError::Address(e.to_string()))?;
         let admin_local = ladmin.local_addr().map_err(|e| LaunchError::Address(e.to_string()))?;
         let host = &config.control;
-        let proxy_addr = advertised_addr(proxy_local, &host.host_proxy).map_err(LaunchError::Address)?;
+        // Go's ReplaceUnspecifiedIP keeps a Unix socket's path (or the --host-proxy given) as is.
+        let proxy_addr = match lproxy.tcp_addr() {
+            Some(local) => {
+                let local = local.map_err(|e| LaunchError::Address(e.to_string()))?;
+                advertised_addr(local, &host.host_proxy).map_err(LaunchError::Address)?
+            }
+            None if host.host_proxy.is_empty() => proxy_local.clone(),
+            None => host.host_proxy.clone(),
+        };
         let admin_addr = advertised_addr(admin_local, &host.host_admin).map_err(LaunchError::Address)?;
-        let token =
-            compat::xauth::proxy_token(&config.product_name, &proxy_local.to_string(), &admin_local.to_string());
+        let token = compat::xauth::proxy_token(&config.product_name, &proxy_local, &admin_local.to_string());
         let xauth = compat::xauth::proxy_xauth(&config.product_name, &config.product_auth, &token);
         {
             let mut m = proxy.shared.model.write();
@@ -353,6 +369,11 @@ impl Proxy {
         }
         tracing::warn!("proxy shutdown");
         self.shared.exit.send_replace(true);
+        if let Some(path) = self.shared.socket_file.lock().take() {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!("remove unix socket '{}' failed: {e}", path.display());
+            }
+        }
         let jodis = self.shared.jodis.lock().take();
         if let Some(j) = jodis {
             j.close().await;
@@ -366,7 +387,8 @@ impl Proxy {
 
     /// Accepts clients until the listener fails or the proxy closes, pings backends every
     /// `backend_ping_period`, and samples the stats once a second.
-    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
+    pub async fn serve(&self, listener: impl Into<Listener>) -> std::io::Result<()> {
+        let listener = listener.into();
         let ping = self.shared.config.backend_ping_period;
         if !ping.is_zero() {
             let shared = self.shared.clone();
@@ -392,9 +414,21 @@ impl Proxy {
                 _ = exit.wait_for(|closed| *closed) => return Ok(()),
             };
             match accepted {
-                Ok((stream, _)) => {
+                Ok(client) => {
                     delay_ms = 0;
-                    self.accept(stream);
+                    match client {
+                        Client::Tcp(stream) => {
+                            let config = &self.shared.config;
+                            let _ = stream.set_nodelay(true);
+                            if !config.session_keepalive_period.is_zero() {
+                                let ka = socket2::TcpKeepalive::new().with_time(config.session_keepalive_period);
+                                let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+                            }
+                            self.accept(stream)
+                        }
+                        Client::Unix(stream) => self.accept(stream),
+                        Client::Packet(stream) => self.accept(stream),
+                    }
                 }
                 Err(e) if is_transient(&e) => {
                     // Go backs off 10 ms doubling to 500 ms on temporary accept errors (EMFILE...).
@@ -407,14 +441,8 @@ impl Proxy {
         }
     }
 
-    fn accept(&self, stream: TcpStream) {
+    fn accept<S: ClientIo>(&self, stream: S) {
         let shared = self.shared.clone();
-        let config = &shared.config;
-        let _ = stream.set_nodelay(true);
-        if !config.session_keepalive_period.is_zero() {
-            let ka = socket2::TcpKeepalive::new().with_time(config.session_keepalive_period);
-            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
-        }
         let id = shared.session_ids.fetch_add(1, Ordering::Relaxed) + 1;
         shared.stats.sessions_total.fetch_add(1, Ordering::Relaxed);
         let alive = shared.stats.sessions_alive.fetch_add(1, Ordering::AcqRel) + 1;
@@ -439,18 +467,12 @@ impl Proxy {
     }
 }
 
-async fn bind(proto: &str, addr: &str) -> Result<TcpListener, LaunchError> {
-    let err = |source| LaunchError::Listen { proto: proto.to_string(), addr: addr.to_string(), source };
-    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr).await.map_err(err)?.collect();
-    match proto {
-        "tcp4" => addrs.retain(|a| a.is_ipv4()),
-        "tcp6" => addrs.retain(|a| a.is_ipv6()),
-        _ => {}
-    }
-    let Some(first) = addrs.first() else {
-        return Err(err(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no suitable address")));
-    };
-    TcpListener::bind(first).await.map_err(err)
+async fn bind(proto: &str, addr: &str) -> Result<Listener, LaunchError> {
+    Listener::bind(proto, addr).await.map_err(|source| LaunchError::Listen {
+        proto: proto.to_string(),
+        addr: addr.to_string(),
+        source,
+    })
 }
 
 /// Go's `ReplaceUnspecifiedIP`: the address others should use for a listener. An explicit

@@ -13,14 +13,15 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use compat::resp::{write, RequestDecoder};
 use compat::slot::{slot_of, MAX_SLOT_NUM};
-use tokio::net::TcpStream;
 
-use crate::backend::{encode_command, Pending, SharedBackend};
+use crate::backend::{encode_command, BackendConn, Guard, Pending, SharedBackend};
 use crate::error::{BackendError, RequestError};
 use crate::forward::{forward, Origin};
+use crate::listener::ClientIo;
 use crate::mapper::{self, Ext, OpInfo, Special};
 use crate::proxy::Shared;
 use crate::resp3::{self, Shape};
+use crate::router::SlotRoute;
 use crate::sink::{Delivery, Sink, Target, PUSH};
 
 /// How a split request's parts are put back together.
@@ -107,6 +108,11 @@ pub struct Session {
     fails: u64,
     errors: u64,
     cmds: crate::stats::SessionCmds,
+    /// When the requests being handled were read.
+    read_at: Instant,
+    /// The last command name looked up (up to 16 bytes, as the client wrote it) and its entry:
+    /// clients mostly repeat one command, and the table search costs more than this compare.
+    last_op: ([u8; 16], usize, Option<OpInfo>),
 }
 
 pub(crate) fn err_reply(msg: &str) -> Bytes {
@@ -151,11 +157,13 @@ impl Session {
             fails: 0,
             errors: 0,
             cmds: Default::default(),
+            read_at: Instant::now(),
+            last_op: ([0; 16], 0, None),
         }
     }
 
     /// Serves the connection until the client leaves or the session must close.
-    pub async fn run(mut self, mut stream: TcpStream) {
+    pub async fn run<S: ClientIo>(mut self, mut stream: S) {
         let result = self.serve(&mut stream).await;
         self.release_held();
         self.flush_stats();
@@ -166,7 +174,7 @@ impl Session {
         }
     }
 
-    async fn serve(&mut self, stream: &mut TcpStream) -> std::io::Result<Stop> {
+    async fn serve<S: ClientIo>(&mut self, stream: &mut S) -> std::io::Result<Stop> {
         let config = self.shared.config.clone();
         let sink = self.sink.clone();
         let mut rbuf = BytesMut::new();
@@ -201,12 +209,23 @@ impl Session {
                 }
             }
             let reading = self.stop.is_none();
+            let holding = !self.held.is_empty();
+            // select! builds every branch's future even when its condition is false: a timer
+            // is only made when requests are held (one clock read and handle lookup saved per
+            // wake-up otherwise).
+            let retry = async {
+                if holding {
+                    tokio::time::sleep(crate::hold::RETRY_EVERY).await
+                } else {
+                    std::future::pending().await
+                }
+            };
             let event = tokio::select! {
                 biased;
                 _ = sink.wait() => Event::Replies,
-                r = stream.readable(), if reading => Event::Readable(r),
+                r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)), if reading => Event::Readable(r),
                 _ = &mut idle, if reading && !recv_timeout.is_zero() => Event::Idle,
-                _ = tokio::time::sleep(crate::hold::RETRY_EVERY), if !self.held.is_empty() => Event::Retry,
+                _ = retry, if holding => Event::Retry,
             };
             match event {
                 Event::Replies => {}
@@ -229,7 +248,10 @@ impl Session {
                             self.stop = Some(Stop::Eof);
                             continue;
                         }
-                        Some(Ok(_)) => last_read = Instant::now(),
+                        Some(Ok(_)) => {
+                            last_read = Instant::now();
+                            self.read_at = last_read;
+                        }
                         None => continue,
                         Some(Err(e)) => return Err(e),
                     }
@@ -270,7 +292,7 @@ impl Session {
         self.cmds.flush(&self.shared.stats, false);
     }
 
-    async fn write_out(&mut self, stream: &mut TcpStream, timeout: Duration) -> std::io::Result<()> {
+    async fn write_out<S: ClientIo>(&mut self, stream: &mut S, timeout: Duration) -> std::io::Result<()> {
         use tokio::io::AsyncWriteExt;
         let fut = stream.write_all(&self.wbuf);
         if timeout.is_zero() {
@@ -296,9 +318,12 @@ impl Session {
         }
         self.deliveries = deliveries;
         let break_on_failure = self.shared.config.session_break_on_failure;
+        // One clock read for every reply written in this batch (they leave together).
+        let mut now = None;
         while let Some(Entry { state: State::Done { .. }, .. }) = self.entries.front() {
             let Some(Entry { state: State::Done { reply, failed }, shape }) = self.entries.pop_front() else { break };
-            self.cmds.end(self.base_seq, &reply);
+            let now = *now.get_or_insert_with(Instant::now);
+            self.cmds.end(self.base_seq, &reply, now);
             self.base_seq += 1;
             if self.resp3 {
                 resp3::translate(shape, &reply, &mut self.wbuf);
@@ -406,6 +431,23 @@ impl Session {
         }
     }
 
+    /// The command table's entry for `name` (`None`: bad length), through `last_op`.
+    fn op_info(&mut self, name: &[u8]) -> Option<OpInfo> {
+        let (raw, len, info) = &self.last_op;
+        if let Some(info) = info {
+            if *len == name.len() && raw[..*len] == *name {
+                return Some(*info);
+            }
+        }
+        let info = mapper::lookup(name).ok()?;
+        if name.len() <= 16 {
+            let mut raw = [0u8; 16];
+            raw[..name.len()].copy_from_slice(name);
+            self.last_op = (raw, name.len(), Some(info));
+        }
+        Some(info)
+    }
+
     pub(crate) fn next_seed(&mut self) -> u32 {
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 17;
@@ -415,15 +457,16 @@ impl Session {
 
     async fn handle(&mut self, args: &[Bytes]) {
         self.ops += 1;
-        self.cmds.begin(self.next_seq(), &args[0]);
+        // Every request of one read shares that read's time.
+        self.cmds.begin(self.next_seq(), &args[0], self.read_at);
         if self.entries.len() > self.shared.config.session_max_pipeline {
             // Go closes the session without a reply to this request.
             self.stop = Some(Stop::TooManyPipelined);
             return;
         }
-        let info = match mapper::lookup(&args[0]) {
-            Ok(info) => info,
-            Err(_) => return self.fail_request(RequestError::BadOpLen),
+        let info = match self.op_info(&args[0]) {
+            Some(info) => info,
+            None => return self.fail_request(RequestError::BadOpLen),
         };
         if self.pubsub.as_ref().is_some_and(|p| p.subscribed()) {
             return self.handle_subscribed(args, info.name).await;
@@ -619,7 +662,7 @@ impl Session {
         let shape = self.shape(info, args);
         self.entries.push_back(Entry { state: State::Wait, shape });
         let target = Target::Session { sink: self.sink.clone(), seq, part: 0 };
-        conn.push(|out| encode_command(out, &rest), Pending { target, guard: None });
+        conn.push(|out| encode_command(out, &rest), Pending { target, guard: Guard::None });
     }
 
     async fn handle_slots_scan(&mut self, args: &[Bytes], info: &OpInfo) {
@@ -703,9 +746,77 @@ impl Session {
         }
     }
 
+    /// MSET with every key on a settled slot (not locked, not migrating, not held): one MSET
+    /// per backend connection carrying that connection's pairs in request order, instead of one
+    /// request per key. The client's reply is the same bytes: every part answers `+OK`, or the
+    /// first failing part's error is reported as before (all keys sent to one server share its
+    /// outcome: READONLY, OOM, LOADING...). Returns false, having sent nothing, when some key's
+    /// slot needs the per-key path.
+    fn mset_grouped(&mut self, args: &[Bytes], info: &OpInfo) -> bool {
+        let shared = self.shared.clone();
+        let router = &shared.router;
+        // Held requests are re-sent per slot: keep the per-key path when holding is on.
+        if router.holds_on_failover() {
+            return false;
+        }
+        struct Group {
+            conn: Arc<BackendConn>,
+            pairs: Vec<usize>,
+            routes: Vec<Arc<SlotRoute>>,
+        }
+        let seed = self.next_seed();
+        let mut groups: Vec<Group> = Vec::new();
+        for pair in 0..(args.len() - 1) / 2 {
+            let slot = slot_of(&args[1 + 2 * pair]);
+            if self.slot_held(slot) {
+                return false;
+            }
+            let route = router.route(slot);
+            if route.locked || route.migrate.is_some() {
+                return false;
+            }
+            let Some(conn) = route.backend.as_ref().and_then(|(b, _)| b.conn(self.database, seed, true)).cloned()
+            else {
+                return false;
+            };
+            let g = match groups.iter().position(|g| Arc::ptr_eq(&g.conn, &conn)) {
+                Some(i) => &mut groups[i],
+                None => {
+                    groups.push(Group { conn, pairs: Vec::new(), routes: Vec::new() });
+                    groups.last_mut().expect("just pushed")
+                }
+            };
+            g.pairs.push(pair);
+            if !g.routes.iter().any(|r| Arc::ptr_eq(r, &route)) {
+                g.routes.push(route);
+            }
+        }
+        let n = groups.len();
+        let seq = self.next_seq();
+        let shape = self.shape(info, args);
+        let merge = Merge { op: MergeOp::MSet, parts: (0..n).map(|_| None).collect(), left: n };
+        self.entries.push_back(Entry { state: State::Merge(Box::new(merge)), shape });
+        for (part, g) in groups.into_iter().enumerate() {
+            let target = Target::Session { sink: self.sink.clone(), seq, part: part as u32 };
+            let encode = |out: &mut BytesMut| {
+                write::header(out, b'*', 1 + 2 * g.pairs.len() as i64);
+                write::bulk(out, &args[0]);
+                for &p in &g.pairs {
+                    write::bulk(out, &args[1 + 2 * p]);
+                    write::bulk(out, &args[2 + 2 * p]);
+                }
+            };
+            g.conn.push(encode, Pending { target, guard: Guard::Many(g.routes) });
+        }
+        true
+    }
+
     /// Splits a multi-key request into one request per key (`step` arguments per key) and
     /// merges the replies in key order.
     async fn split(&mut self, args: &[Bytes], info: &OpInfo, op: MergeOp, step: usize) {
+        if op == MergeOp::MSet && self.mset_grouped(args, info) {
+            return;
+        }
         let n = (args.len() - 1) / step;
         let seq = self.next_seq();
         let shape = self.shape(info, args);
@@ -747,9 +858,9 @@ impl Session {
 /// Goes through `poll_read` rather than `try_read_buf`: on a short read tokio then forgets the
 /// socket's readiness, so the next wait goes to epoll instead of costing a `recv` that returns
 /// EAGAIN (one system call per request saved at pipeline depth 1).
-async fn read_ready(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<std::io::Result<usize>> {
+async fn read_ready<S: ClientIo>(stream: &mut S, buf: &mut BytesMut) -> Option<std::io::Result<usize>> {
     use std::task::Poll;
-    use tokio::io::{AsyncRead, ReadBuf};
+    use tokio::io::ReadBuf;
     std::future::poll_fn(|cx| {
         let spare = buf.spare_capacity_mut();
         let mut rb = ReadBuf::uninit(spare);

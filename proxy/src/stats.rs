@@ -247,6 +247,8 @@ impl Usage {
 pub struct SessionCmds {
     pending: VecDeque<(u64, usize, Instant)>,
     ops: Vec<(Box<str>, LocalOp)>,
+    /// Index in `ops` of the last command begun.
+    last: usize,
     last_flush: Instant,
 }
 
@@ -260,31 +262,36 @@ struct LocalOp {
 
 impl Default for SessionCmds {
     fn default() -> Self {
-        SessionCmds { pending: VecDeque::new(), ops: Vec::new(), last_flush: Instant::now() }
+        SessionCmds { pending: VecDeque::new(), ops: Vec::new(), last: 0, last_flush: Instant::now() }
     }
 }
 
 impl SessionCmds {
-    /// A request named `name` (its first argument) was read; its reply will carry `seq`.
-    pub fn begin(&mut self, seq: u64, name: &[u8]) {
+    /// A request named `name` (its first argument) was read at `now`; its reply will carry `seq`.
+    pub fn begin(&mut self, seq: u64, name: &[u8], now: Instant) {
         let name = &name[..name.len().min(MAX_OPSTR)];
-        let idx = match self.ops.iter().position(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)) {
-            Some(i) => i,
-            None => {
-                let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
-                self.ops.push((upper.into_boxed_str(), LocalOp::default()));
-                self.ops.len() - 1
-            }
+        // Sessions mostly repeat one command: try the last one before searching.
+        let idx = match self.ops.get(self.last) {
+            Some((n, _)) if n.as_bytes().eq_ignore_ascii_case(name) => self.last,
+            _ => match self.ops.iter().position(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)) {
+                Some(i) => i,
+                None => {
+                    let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
+                    self.ops.push((upper.into_boxed_str(), LocalOp::default()));
+                    self.ops.len() - 1
+                }
+            },
         };
+        self.last = idx;
         // A request that produced no reply entry leaves its sequence number to the next one.
         if matches!(self.pending.back(), Some(&(s, _, _)) if s == seq) {
             self.pending.pop_back();
         }
-        self.pending.push_back((seq, idx, Instant::now()));
+        self.pending.push_back((seq, idx, now));
     }
 
-    /// The reply of `seq` was written; `reply` is its RESP2 form.
-    pub fn end(&mut self, seq: u64, reply: &[u8]) {
+    /// The reply of `seq` was written at `now`; `reply` is its RESP2 form.
+    pub fn end(&mut self, seq: u64, reply: &[u8], now: Instant) {
         while let Some(&(s, idx, start)) = self.pending.front() {
             if s > seq {
                 return;
@@ -293,7 +300,7 @@ impl SessionCmds {
             if s == seq {
                 let op = &mut self.ops[idx].1;
                 op.calls += 1;
-                op.nsecs += start.elapsed().as_nanos() as u64;
+                op.nsecs += now.saturating_duration_since(start).as_nanos() as u64;
                 if reply.first() == Some(&b'-') {
                     op.errors += 1;
                 }
@@ -358,14 +365,14 @@ mod tests {
     fn per_command_counts_follow_go() {
         let stats = Stats::default();
         let mut s = SessionCmds::default();
-        s.begin(0, b"set");
-        s.begin(1, b"GET");
-        s.begin(2, b"bogus");
-        s.end(0, b"+OK\r\n");
-        s.end(1, b"$-1\r\n");
-        s.end(2, b"-ERR unknown\r\n");
+        s.begin(0, b"set", Instant::now());
+        s.begin(1, b"GET", Instant::now());
+        s.begin(2, b"bogus", Instant::now());
+        s.end(0, b"+OK\r\n", Instant::now());
+        s.end(1, b"$-1\r\n", Instant::now());
+        s.end(2, b"-ERR unknown\r\n", Instant::now());
         // A request whose session ends before its reply is a fail.
-        s.begin(3, b"get");
+        s.begin(3, b"get", Instant::now());
         s.flush(&stats, true);
         let all = stats.op_stats();
         let names: Vec<&str> = all.iter().map(|o| o.opstr.as_str()).collect();
@@ -383,11 +390,11 @@ mod tests {
     fn request_without_reply_entry_gives_way() {
         let stats = Stats::default();
         let mut s = SessionCmds::default();
-        s.begin(0, b"GET");
+        s.begin(0, b"GET", Instant::now());
         // The session pushed no entry for seq 0 (e.g. it refused the request); the next request
         // takes the same sequence number.
-        s.begin(0, b"SET");
-        s.end(0, b"+OK\r\n");
+        s.begin(0, b"SET", Instant::now());
+        s.end(0, b"+OK\r\n", Instant::now());
         s.flush(&stats, true);
         let all = stats.op_stats();
         assert_eq!(all.len(), 1);
