@@ -54,59 +54,85 @@ impl Drop for Peer {
 const ZK_JARS: &[&str] =
     &["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"];
 
-fn which(bin: &str) -> Option<PathBuf> {
+pub fn which(bin: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|d| d.join(bin)).find(|p| p.is_file())
 }
 
-/// A standalone ZooKeeper (ENVIRONMENT.md recipe) with a short tick so sessions can be short.
-pub fn zookeeper() -> Option<Peer> {
-    if which("java").is_none() || !ZK_JARS.iter().all(|j| Path::new(j).is_file()) {
+/// Whether Debian's ZooKeeper (and java) is installed; says so when it is not.
+pub fn zookeeper_installed() -> bool {
+    let ok = which("java").is_some() && ZK_JARS.iter().all(|j| Path::new(j).is_file());
+    if !ok {
         eprintln!("SKIPPED: ZooKeeper not installed (apt-get install zookeeper)");
-        return None;
     }
-    let dir = temp_dir("zk");
-    let port = free_port();
-    let d = &dir.0;
-    std::fs::create_dir_all(d.join("conf")).unwrap();
-    std::fs::create_dir_all(d.join("data")).unwrap();
-    std::fs::create_dir_all(d.join("log")).unwrap();
-    let _ = std::fs::copy("/etc/zookeeper/conf/log4j.properties", d.join("conf/log4j.properties"));
+    ok
+}
+
+/// Writes a standalone ZooKeeper configuration (ENVIRONMENT.md recipe) under `dir`: `conf/`,
+/// `data/`, `log/`. `tick_ms` bounds the session timeouts clients may get (2 to 20 ticks).
+pub fn zookeeper_config(dir: &Path, port: u16, tick_ms: u32) {
+    for sub in ["conf", "data", "log"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let _ = std::fs::copy("/etc/zookeeper/conf/log4j.properties", dir.join("conf/log4j.properties"));
     std::fs::write(
-        d.join("conf/zoo.cfg"),
+        dir.join("conf/zoo.cfg"),
         format!(
-            "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
-             4lw.commands.whitelist=ruok,srvr,stat\n",
-            d.join("data").display()
+            "tickTime={tick_ms}\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,cons\n",
+            dir.join("data").display()
         ),
     )
     .unwrap();
-    let cp = format!("{}:{}", d.join("conf").display(), ZK_JARS.join(":"));
-    let child = Command::new("java")
-        .arg(format!("-Dzookeeper.log.dir={}", d.join("log").display()))
+}
+
+/// Starts ZooKeeper on the configuration in `dir` (console output appended to
+/// `log/console.log`) and waits until it serves on `addr`.
+pub fn zookeeper_spawn(dir: &Path, addr: &str) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log/console.log")).unwrap();
+    let cp = format!("{}:{}", dir.join("conf").display(), ZK_JARS.join(":"));
+    let mut child = Command::new("java")
+        .arg(format!("-Dzookeeper.log.dir={}", dir.join("log").display()))
         .arg("-Dzookeeper.root.logger=WARN,CONSOLE")
         .arg("-Dzookeeper.admin.enableServer=false")
         .arg("-Xmx256m")
         .arg("-cp")
         .arg(cp)
         .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-        .arg(d.join("conf/zoo.cfg"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .arg(dir.join("conf/zoo.cfg"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
         .spawn()
         .expect("start zookeeper");
-    let peer = Peer { child, addr: format!("127.0.0.1:{port}"), _dir: dir };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if four_letter(&peer.addr, "srvr").contains("Mode: standalone") {
-            return Some(peer);
+        if four_letter(addr, "srvr").contains("Mode: standalone") {
+            return child;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("zookeeper on {} not ready in 30s", peer.addr);
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("zookeeper on {addr} not ready in 30s");
 }
 
-fn four_letter(addr: &str, cmd: &str) -> String {
+/// A standalone ZooKeeper with a short tick so sessions can be short.
+pub fn zookeeper() -> Option<Peer> {
+    if !zookeeper_installed() {
+        return None;
+    }
+    let dir = temp_dir("zk");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    zookeeper_config(&dir.0, port, 500);
+    let child = zookeeper_spawn(&dir.0, &addr);
+    Some(Peer { child, addr, _dir: dir })
+}
+
+/// ZooKeeper's four-letter command `cmd` (e.g. `srvr`, or `cons`: the connections and their
+/// sessions).
+pub fn four_letter(addr: &str, cmd: &str) -> String {
     let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1)) else {
         return String::new();
     };

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 pub mod load;
 
-pub use peers::{free_port, temp_dir};
+pub use peers::{four_letter, free_port, temp_dir};
 
 pub const PRODUCT: &str = "codis-demo";
 pub const XAUTH: &str = "95b62887719520f17e312eaa76d28f2b";
@@ -111,8 +111,7 @@ pub fn sentinel(root: &Path) -> Option<Proc> {
 }
 
 fn peers_which(bin: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    let found = std::env::split_paths(&path).map(|d| d.join(bin)).find(|p| p.is_file());
+    let found = peers::which(bin);
     if found.is_none() {
         eprintln!("SKIPPED part: {bin} not installed");
     }
@@ -429,39 +428,23 @@ impl ProxyProc {
     }
 }
 
-/// A standalone ZooKeeper (ENVIRONMENT.md recipe) that can be killed and started again on the
-/// same port and data directory, for restart tests. None (with a message) when not installed.
+/// A standalone ZooKeeper that can be killed and started again on the same port and data
+/// directory, for restart tests. None (with a message) when not installed.
 pub struct Zk {
     child: Option<Child>,
     pub addr: String,
     dir: PathBuf,
 }
 
-const ZK_JARS: &[&str] =
-    &["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"];
-
 impl Zk {
     pub fn start(root: &Path) -> Option<Zk> {
-        if peers_which("java").is_none() || !ZK_JARS.iter().all(|j| Path::new(j).is_file()) {
-            eprintln!("SKIPPED: ZooKeeper not installed (apt-get install zookeeper)");
+        if !peers::zookeeper_installed() {
             return None;
         }
         let port = free_port();
         let dir = root.join(format!("zk-{port}"));
-        for sub in ["conf", "data", "log"] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        let _ = std::fs::copy("/etc/zookeeper/conf/log4j.properties", dir.join("conf/log4j.properties"));
         // The default tick (2 s) allows sessions up to 40 s: they outlive a restart of seconds.
-        std::fs::write(
-            dir.join("conf/zoo.cfg"),
-            format!(
-                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,cons\n",
-                dir.join("data").display()
-            ),
-        )
-        .unwrap();
+        peers::zookeeper_config(&dir, port, 2000);
         let mut zk = Zk { child: None, addr: format!("127.0.0.1:{port}"), dir };
         zk.restart();
         Some(zk)
@@ -470,32 +453,7 @@ impl Zk {
     /// Starts the process (again) and waits until it serves.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "zookeeper already running");
-        let d = &self.dir;
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("log/console.log")).unwrap();
-        let cp = format!("{}:{}", d.join("conf").display(), ZK_JARS.join(":"));
-        let child = Command::new("java")
-            .arg(format!("-Dzookeeper.log.dir={}", d.join("log").display()))
-            .arg("-Dzookeeper.root.logger=WARN,CONSOLE")
-            .arg("-Dzookeeper.admin.enableServer=false")
-            .arg("-Xmx256m")
-            .arg("-cp")
-            .arg(cp)
-            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(d.join("conf/zoo.cfg"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start zookeeper");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if four_letter(&self.addr, "srvr").contains("Mode: standalone") {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("zookeeper on {} not ready in 30s", self.addr);
+        self.child = Some(peers::zookeeper_spawn(&self.dir, &self.addr));
     }
 
     /// SIGKILL: no goodbye to the clients, sessions stay in the data directory.
@@ -511,16 +469,4 @@ impl Drop for Zk {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-/// ZooKeeper's four-letter command `cmd` (e.g. `cons`, the connections and their sessions).
-pub fn four_letter(addr: &str, cmd: &str) -> String {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = s.write_all(cmd.as_bytes());
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
 }
