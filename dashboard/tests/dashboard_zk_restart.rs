@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use compat::models::Slot;
 use support::load::*;
+use support::peers::four_letter;
 use support::*;
 
 /// What ZooKeeper holds now: each jodis node of the product with the session that owns it, and

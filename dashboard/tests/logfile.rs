@@ -25,28 +25,9 @@ fn starts_like_a_line(l: &str) -> bool {
         && (l.as_bytes()[4] == b'/' || l.as_bytes()[4] == b'-')
 }
 
-/// `2026/11/22 01:47:54 topom.rs:240: [WARN] message`
+/// A line in Go's layout written by one of our sources.
 fn is_go_line(l: &str) -> bool {
-    let b = l.as_bytes();
-    let d = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
-    let stamp = b.len() > 20
-        && d(0..4)
-        && b[4] == b'/'
-        && d(5..7)
-        && b[7] == b'/'
-        && d(8..10)
-        && b[10] == b' '
-        && d(11..13)
-        && b[13] == b':'
-        && d(14..16)
-        && b[16] == b':'
-        && d(17..19)
-        && b[19] == b' ';
-    let Some((file_line, msg)) = stamp.then(|| l[20..].split_once(": [")).flatten() else { return false };
-    let Some((file, line)) = file_line.rsplit_once(':') else { return false };
-    file.ends_with(".rs")
-        && line.parse::<u32>().is_ok()
-        && ["ERROR] ", "WARN] ", "INFO] ", "DEBUG] "].iter().any(|p| msg.starts_with(p))
+    compat::golog::parse_line(l).is_some_and(|g| g.file.ends_with(".rs"))
 }
 
 /// (file names starting with `base`, their text).

@@ -22,32 +22,9 @@ fn starts_like_a_line(l: &str) -> bool {
         && (l.as_bytes()[4] == b'/' || l.as_bytes()[4] == b'-')
 }
 
-/// `2026/11/22 01:47:54 main.rs:240: [WARN] message`
+/// A line in Go's layout written by one of our sources.
 fn is_go_line(l: &str) -> bool {
-    let b = l.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
-    let date_ok = b.len() > 20
-        && digits(0..4)
-        && b[4] == b'/'
-        && digits(5..7)
-        && b[7] == b'/'
-        && digits(8..10)
-        && b[10] == b' '
-        && digits(11..13)
-        && b[13] == b':'
-        && digits(14..16)
-        && b[16] == b':'
-        && digits(17..19)
-        && b[19] == b' ';
-    if !date_ok {
-        return false;
-    }
-    let rest = &l[20..];
-    let Some((file_line, msg)) = rest.split_once(": [") else { return false };
-    let Some((file, line)) = file_line.rsplit_once(':') else { return false };
-    file.ends_with(".rs")
-        && line.parse::<u32>().is_ok()
-        && ["ERROR] ", "WARN] ", "INFO] ", "DEBUG] "].iter().any(|p| msg.starts_with(p))
+    compat::golog::parse_line(l).is_some_and(|g| g.file.ends_with(".rs"))
 }
 
 fn put(addr: &str, path: &str) -> String {

@@ -108,6 +108,47 @@ where
     }
 }
 
+/// One line of the layout [`GoFormat`] writes (`2026/11/22 01:47:54 topom.rs:240: [WARN] msg`),
+/// taken apart: what log scrapers and the tests of each binary's log file rely on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct GoLine<'a> {
+    pub timestamp: &'a str,
+    pub file: &'a str,
+    pub line: u32,
+    pub level: &'a str,
+    pub message: &'a str,
+}
+
+/// Parses one line of Go's layout; None when it is not one (e.g. the continuation of a
+/// multi-line message).
+pub fn parse_line(l: &str) -> Option<GoLine<'_>> {
+    let b = l.as_bytes();
+    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let stamp = b.len() > 20
+        && digits(0..4)
+        && b[4] == b'/'
+        && digits(5..7)
+        && b[7] == b'/'
+        && digits(8..10)
+        && b[10] == b' '
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[19] == b' ';
+    if !stamp {
+        return None;
+    }
+    let (file_line, rest) = l[20..].split_once(": [")?;
+    let (file, line) = file_line.rsplit_once(':')?;
+    let (level, message) = rest.split_once("] ")?;
+    if !["ERROR", "WARN", "INFO", "DEBUG", "TRACE"].contains(&level) {
+        return None;
+    }
+    Some(GoLine { timestamp: &l[..19], file, line: line.parse().ok()?, level, message })
+}
+
 /// Where lines go: stderr, or the rolling file. One `write` call carries one whole line.
 enum Sink {
     Stderr,
@@ -172,6 +213,18 @@ pub fn panic_exit(file_line: &str, msg: &str, cause: Option<&str>) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_parse_back() {
+        let l = "2026/11/22 01:47:54 topom_slots.rs:240: [WARN] slot-0001: action failed: x: [y] z";
+        let g = parse_line(l).expect("a Go line");
+        assert_eq!((g.file, g.line, g.level), ("topom_slots.rs", 240, "WARN"));
+        assert_eq!(g.message, "slot-0001: action failed: x: [y] z");
+        assert_eq!(g.timestamp, "2026/11/22 01:47:54");
+        assert!(parse_line("2026-11-22T08:55:08.164815Z  WARN codis_proxy: x").is_none());
+        assert!(parse_line("    continued").is_none());
+        assert!(parse_line("2026/11/22 01:47:54 a.rs:x: [WARN] m").is_none());
+    }
 
     #[test]
     fn levels_like_go() {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 pub mod load;
 
-pub use peers::{four_letter, free_port, temp_dir};
+pub use peers::{free_port, temp_dir};
 
 pub const PRODUCT: &str = "codis-demo";
 pub const XAUTH: &str = "95b62887719520f17e312eaa76d28f2b";
