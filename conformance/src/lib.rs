@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod diff;
+pub mod logfiles;
 pub mod render;
 pub mod server;
 

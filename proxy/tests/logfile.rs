@@ -9,22 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use compat::golog::local_date;
+use conformance::logfiles::{is_go_line, read_logs, starts_like_a_line};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A new log line (not the continuation of a multi-line message, e.g. the config Go logs too):
-/// starts with a date.
-fn starts_like_a_line(l: &str) -> bool {
-    l.len() > 10
-        && l.as_bytes()[..4].iter().all(u8::is_ascii_digit)
-        && (l.as_bytes()[4] == b'/' || l.as_bytes()[4] == b'-')
-}
-
-/// A line in Go's layout written by one of our sources.
-fn is_go_line(l: &str) -> bool {
-    compat::golog::parse_line(l).is_some_and(|g| g.file.ends_with(".rs"))
 }
 
 fn put(addr: &str, path: &str) -> String {
@@ -34,20 +22,6 @@ fn put(addr: &str, path: &str) -> String {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
-}
-
-fn read_logs(dir: &std::path::Path, base: &str) -> (Vec<String>, String) {
-    let mut names = Vec::new();
-    let mut text = String::new();
-    for e in std::fs::read_dir(dir).expect("log dir exists").flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(base) {
-            text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
-            names.push(name);
-        }
-    }
-    names.sort();
-    (names, text)
 }
 
 #[test]
