@@ -59,13 +59,7 @@ fn jodis_node_lives_while_online() {
     let read = || rt.block_on(client.read(&path, false)).expect("read");
     assert!(wait_until(Duration::from_secs(10), || read().is_some()), "jodis node never appeared");
     let data = read().expect("node");
-    // Exact bytes: Go's MarshalIndent of the sorted map (g1_jodis_node_format_and_zk_layout.txt).
-    let want = format!(
-        "{{\n    \"addr\": \"{}\",\n    \"admin\": \"{}\",\n    \"start\": \"{}\",\n    \"state\": \"online\",\n    \"token\": \"{token}\"\n}}",
-        proxy.addr(),
-        proxy.admin(),
-        model["start_time"].as_str().expect("start_time"),
-    );
+    let want = proxy.expected_jodis_node(&token, model["start_time"].as_str().expect("start_time"));
     assert_eq!(String::from_utf8_lossy(&data), want);
     assert_eq!(JodisNode::decode(&data).expect("decode").state, "online");
     let children = rt.block_on(client.list("/jodis/codis-demo", true)).expect("list");

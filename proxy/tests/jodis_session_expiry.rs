@@ -54,12 +54,7 @@ fn jodis_node_comes_back_after_session_expiry() {
     fill_and_start(&proxy, &format!("127.0.0.1:{}", backend.port()));
     assert!(wait_until(Duration::from_secs(10), || node(&rt, &raw, &path).is_some()), "jodis node never appeared");
     let (data, owner) = node(&rt, &raw, &path).expect("node");
-    let want = format!(
-        "{{\n    \"addr\": \"{}\",\n    \"admin\": \"{}\",\n    \"start\": \"{}\",\n    \"state\": \"online\",\n    \"token\": \"{token}\"\n}}",
-        proxy.addr(),
-        proxy.admin(),
-        model["start_time"].as_str().expect("start_time"),
-    );
+    let want = proxy.expected_jodis_node(&token, model["start_time"].as_str().expect("start_time"));
     assert_eq!(String::from_utf8_lossy(&data), want);
     assert_ne!(owner, 0, "not ephemeral");
 

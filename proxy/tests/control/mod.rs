@@ -139,6 +139,16 @@ impl ProxyProc {
         get_json(&self.admin(), "/api/proxy/model")
     }
 
+    /// The Jodis node this proxy must write, spelled out byte for byte: Go's MarshalIndent of
+    /// the sorted map (g1_jodis_node_format_and_zk_layout.txt), not our encoder's output.
+    pub fn expected_jodis_node(&self, token: &str, start_time: &str) -> String {
+        format!(
+            "{{\n    \"addr\": \"{}\",\n    \"admin\": \"{}\",\n    \"start\": \"{start_time}\",\n    \"state\": \"online\",\n    \"token\": \"{token}\"\n}}",
+            self.addr(),
+            self.admin(),
+        )
+    }
+
     /// The xauth of `/api/proxy/...`, from the proxy's token.
     pub fn xauth(&self) -> String {
         let m = self.model();
