@@ -1,5 +1,5 @@
-//! Pub/Sub bookkeeping: who listens to which channel or pattern, and delivery of messages into
-//! the subscribers' outboxes (see [`crate::client::Outbox`]).
+//! Pub/Sub bookkeeping: who listens to which channel or pattern. Delivery into the subscribers'
+//! outboxes is `State::publish` (see [`crate::client::Outbox`]).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -35,12 +35,6 @@ impl ClientSubs {
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
-}
-
-/// A delivery: which client gets which message.
-pub enum Delivery<'a> {
-    Message { client: u64, channel: &'a [u8], payload: &'a [u8] },
-    PMessage { client: u64, pattern: Bytes, channel: &'a [u8], payload: &'a [u8] },
 }
 
 impl PubSub {
@@ -123,24 +117,22 @@ impl PubSub {
         }
     }
 
-    /// Everyone who receives a message published on `channel`, channel subscribers first
-    /// (clients in id order), then pattern subscribers.
-    pub fn deliveries<'a>(&self, channel: &'a [u8], payload: &'a [u8]) -> Vec<Delivery<'a>> {
-        let mut out = Vec::new();
-        if let Some(set) = self.channels.get(channel) {
-            out.extend(set.iter().map(|&client| Delivery::Message { client, channel, payload }));
-        }
-        for (pattern, set) in &self.patterns {
-            if channel_matches(pattern, channel) {
-                out.extend(set.iter().map(|&client| Delivery::PMessage {
-                    client,
-                    pattern: pattern.clone(),
-                    channel,
-                    payload,
-                }));
-            }
-        }
-        out
+    /// The clients subscribed to `channel` itself (in id order).
+    pub fn subscribers(&self, channel: &[u8]) -> Option<&BTreeSet<u64>> {
+        self.channels.get(channel)
+    }
+
+    /// The patterns matching `channel`, each with its subscribers.
+    pub fn matching_patterns<'a>(&'a self, channel: &'a [u8]) -> impl Iterator<Item = (&'a Bytes, &'a BTreeSet<u64>)> {
+        self.patterns.iter().filter(move |(pattern, _)| channel_matches(pattern, channel))
+    }
+
+    /// How many clients receive a message published on `channel` (channel subscribers plus
+    /// pattern subscribers, a client counted once per match as Redis counts it).
+    #[cfg(test)]
+    pub fn receivers(&self, channel: &[u8]) -> usize {
+        self.subscribers(channel).map_or(0, BTreeSet::len)
+            + self.matching_patterns(channel).map(|(_, set)| set.len()).sum::<usize>()
     }
 
     /// Active channels (with at least one subscriber), optionally filtered by a glob.
@@ -176,14 +168,18 @@ mod tests {
         assert_eq!(ps.subscribe(1, &news), (true, 1));
         assert_eq!(ps.subscribe(1, &news), (false, 1));
         assert_eq!(ps.psubscribe(2, &Bytes::from_static(b"n*")), (true, 1));
-        let d = ps.deliveries(b"news", b"hi");
-        assert_eq!(d.len(), 2);
+        assert_eq!(ps.receivers(b"news"), 2);
+        assert_eq!(ps.subscribers(b"news").map(|s| s.iter().copied().collect::<Vec<_>>()), Some(vec![1]));
+        assert_eq!(
+            ps.matching_patterns(b"news").map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+            vec![Bytes::from_static(b"n*")]
+        );
         assert_eq!(ps.numsub(b"news"), 1);
         assert_eq!(ps.numpat(), 1);
         ps.remove_client(1);
         assert_eq!(ps.numsub(b"news"), 0);
         assert_eq!(ps.active_channels(None).len(), 0);
         assert_eq!(ps.punsubscribe(2, b"n*"), (true, 0));
-        assert_eq!(ps.deliveries(b"news", b"x").len(), 0);
+        assert_eq!(ps.receivers(b"news"), 0);
     }
 }
