@@ -173,6 +173,12 @@ pub struct Outbox {
     /// Held while writing into the socket on the task's behalf (lock order: `sock`, then `inner`).
     sock: parking_lot::Mutex<()>,
     closed: std::sync::atomic::AtomicBool,
+    /// The client speaks RESP3 (a copy of `ClientInfo::resp`, read by PUBLISH without the
+    /// client registry).
+    resp3: std::sync::atomic::AtomicBool,
+    /// A copy of `ClientInfo::soft_limit_since.is_some()`: PUBLISH looks the client up for the
+    /// output-buffer limits only when this is set or the outbox is over a limit.
+    over_soft: std::sync::atomic::AtomicBool,
     /// The connection task's wake-up (the same as `ClientInfo::kill`).
     wake: Arc<Notify>,
 }
@@ -210,8 +216,38 @@ impl Outbox {
             inner: parking_lot::Mutex::new(OutState { buf: BytesMut::new(), idle: false, fd: -1, queued: false }),
             sock: parking_lot::Mutex::new(()),
             closed: std::sync::atomic::AtomicBool::new(false),
+            resp3: std::sync::atomic::AtomicBool::new(false),
+            over_soft: std::sync::atomic::AtomicBool::new(false),
             wake,
         }
+    }
+
+    /// An outbox nobody drains (a subscriber without a registry entry): pushes are dropped.
+    pub fn detached() -> Outbox {
+        let o = Outbox::default();
+        o.closed.store(true, std::sync::atomic::Ordering::Release);
+        o
+    }
+
+    /// Wakes the connection task (to write what is pending).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn resp3(&self) -> bool {
+        self.resp3.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_resp3(&self, resp3: bool) {
+        self.resp3.store(resp3, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn over_soft(&self) -> bool {
+        self.over_soft.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_over_soft(&self, over: bool) {
+        self.over_soft.store(over, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Appends bytes; returns the pending length.
