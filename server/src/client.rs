@@ -157,15 +157,28 @@ impl ClientInfo {
 /// Pending output written by other clients. Its own small lock lets a subscriber's connection
 /// collect its messages without contending for the server state with the publishers.
 ///
-/// While the connection task waits for input with nothing left to write (*idle*), a publisher
-/// may write a message straight into the socket instead of waking the task (Redis writes every
-/// subscriber's socket from its one loop; waking one task per subscriber costs more than the
-/// write). Order is kept because the task clears `idle` (under this lock) before it writes
-/// anything of its own, and sets it again only once `buf` is empty: bytes go either directly to
-/// an idle socket or through `buf`, never both at once.
+/// While the connection task waits for input with nothing left to write (*idle*), the fan-out
+/// flusher may write messages straight into the socket instead of waking the task (Redis writes
+/// every subscriber's socket from its one loop; waking one task per subscriber costs more than
+/// the write). Order is kept because the task clears `idle` before it writes anything of its
+/// own, and sets it again only once `buf` is empty: bytes go either directly to an idle socket
+/// or through `buf`, never both at once.
+///
+/// The direct write itself happens outside `inner` (a publisher pushing under the state lock
+/// must not wait for a system call), under `sock`: the task takes `sock` before it takes the
+/// socket back (`disarm`, `detach`), so it never writes while a direct write is in flight, and
+/// the socket stays open until that write is over.
 pub struct Outbox {
     inner: parking_lot::Mutex<OutState>,
+    /// Held while writing into the socket on the task's behalf (lock order: `sock`, then `inner`).
+    sock: parking_lot::Mutex<()>,
     closed: std::sync::atomic::AtomicBool,
+    /// The client speaks RESP3 (a copy of `ClientInfo::resp`, read by PUBLISH without the
+    /// client registry).
+    resp3: std::sync::atomic::AtomicBool,
+    /// A copy of `ClientInfo::soft_limit_since.is_some()`: PUBLISH looks the client up for the
+    /// output-buffer limits only when this is set or the outbox is over a limit.
+    over_soft: std::sync::atomic::AtomicBool,
     /// The connection task's wake-up (the same as `ClientInfo::kill`).
     wake: Arc<Notify>,
 }
@@ -201,9 +214,40 @@ impl Outbox {
     pub fn new(wake: Arc<Notify>) -> Outbox {
         Outbox {
             inner: parking_lot::Mutex::new(OutState { buf: BytesMut::new(), idle: false, fd: -1, queued: false }),
+            sock: parking_lot::Mutex::new(()),
             closed: std::sync::atomic::AtomicBool::new(false),
+            resp3: std::sync::atomic::AtomicBool::new(false),
+            over_soft: std::sync::atomic::AtomicBool::new(false),
             wake,
         }
+    }
+
+    /// An outbox nobody drains (a subscriber without a registry entry): pushes are dropped.
+    pub fn detached() -> Outbox {
+        let o = Outbox::default();
+        o.closed.store(true, std::sync::atomic::Ordering::Release);
+        o
+    }
+
+    /// Wakes the connection task (to write what is pending).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn resp3(&self) -> bool {
+        self.resp3.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_resp3(&self, resp3: bool) {
+        self.resp3.store(resp3, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn over_soft(&self) -> bool {
+        self.over_soft.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_over_soft(&self, over: bool) {
+        self.over_soft.store(over, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Appends bytes; returns the pending length.
@@ -230,32 +274,49 @@ impl Outbox {
     }
 
     /// Writes what is pending straight into the idle socket, without blocking. What the socket
-    /// does not take is left for the task, which is woken (and no longer idle).
-    pub fn flush(&self) {
-        let mut b = self.inner.lock();
-        b.queued = false;
-        if b.buf.is_empty() || !b.idle || self.is_closed() {
+    /// does not take is left for the task, which is woken (and no longer idle). `scratch` is an
+    /// empty buffer the pending bytes are swapped with (so the write needs no lock publishers
+    /// take); it is handed back empty.
+    pub fn flush(&self, scratch: &mut BytesMut) {
+        let sock = self.sock.lock();
+        let fd = {
+            let mut b = self.inner.lock();
+            b.queued = false;
+            if b.buf.is_empty() || !b.idle || self.is_closed() {
+                return;
+            }
+            if b.fd < 0 {
+                b.idle = false;
+                drop(b);
+                drop(sock);
+                self.wake.notify_one();
+                return;
+            }
+            std::mem::swap(&mut b.buf, scratch);
+            b.fd
+        };
+        // SAFETY: `fd` is the connection's open socket: the task takes `sock` (held here) to
+        // reset it to -1 before the socket is closed. MSG_DONTWAIT: never blocks; MSG_NOSIGNAL:
+        // a closed peer gives EPIPE, not SIGPIPE.
+        let n =
+            unsafe { libc::send(fd, scratch.as_ptr().cast(), scratch.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        let sent = if n > 0 { n as usize } else { 0 };
+        if sent == scratch.len() {
+            scratch.clear();
             return;
         }
-        if b.fd >= 0 {
-            // SAFETY: `fd` is the connection's open socket: the task resets it to -1 under this
-            // lock before the socket is closed. MSG_DONTWAIT: never blocks; MSG_NOSIGNAL: a
-            // closed peer gives EPIPE, not SIGPIPE.
-            let n = unsafe {
-                libc::send(b.fd, b.buf.as_ptr().cast(), b.buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
-            };
-            if n > 0 {
-                let n = n as usize;
-                if n == b.buf.len() {
-                    b.buf.clear();
-                    return;
-                }
-                let _ = b.buf.split_to(n);
-            }
+        // Would block, partial or failed: the rest goes back in front of what was pushed
+        // meanwhile, and the task writes it (or meets the error).
+        bytes::Buf::advance(scratch, sent);
+        let mut b = self.inner.lock();
+        if !self.is_closed() {
+            scratch.extend_from_slice(&b.buf);
+            std::mem::swap(&mut b.buf, scratch);
         }
-        // Would block, partial or failed: the task writes the rest (or meets the error).
+        scratch.clear();
         b.idle = false;
         drop(b);
+        drop(sock);
         self.wake.notify_one();
     }
 
@@ -272,8 +333,10 @@ impl Outbox {
         }
     }
 
-    /// The task woke up: from now on only it writes to the socket, until the next `arm`.
+    /// The task woke up: from now on only it writes to the socket, until the next `arm`. Waits
+    /// for a direct write in flight to end (what it could not write is then back in `buf`).
     pub fn disarm(&self) {
+        let _sock = self.sock.lock();
         self.inner.lock().idle = false;
     }
 
@@ -284,6 +347,7 @@ impl Outbox {
 
     /// The socket is about to close: no direct writes from now on.
     pub fn detach(&self) {
+        let _sock = self.sock.lock();
         let mut b = self.inner.lock();
         b.fd = -1;
         b.idle = false;

@@ -1,9 +1,12 @@
-//! Pub/Sub bookkeeping: who listens to which channel or pattern, and delivery of messages into
-//! the subscribers' outboxes (see [`crate::client::Outbox`]).
+//! Pub/Sub bookkeeping: who listens to which channel or pattern. Delivery into the subscribers'
+//! outboxes is `State::publish` (see [`crate::client::Outbox`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use bytes::Bytes;
+
+use crate::client::Outbox;
 
 use crate::util::glob_match;
 
@@ -16,11 +19,15 @@ fn channel_matches(pattern: &[u8], channel: &[u8]) -> bool {
     glob_match(pattern, channel, false)
 }
 
+/// Subscribers of one channel or pattern: client id and the outbox messages go to (kept here so
+/// PUBLISH does not look every subscriber up in the client registry).
+pub type Subscribers = BTreeMap<u64, Arc<Outbox>>;
+
 /// Channel and pattern subscriptions of every client.
 #[derive(Default)]
 pub struct PubSub {
-    channels: HashMap<Bytes, BTreeSet<u64>>,
-    patterns: HashMap<Bytes, BTreeSet<u64>>,
+    channels: HashMap<Bytes, Subscribers>,
+    patterns: HashMap<Bytes, Subscribers>,
     /// Per client: its channels and patterns (for counts, unsubscribe-all and cleanup).
     by_client: HashMap<u64, ClientSubs>,
 }
@@ -37,19 +44,13 @@ impl ClientSubs {
     }
 }
 
-/// A delivery: which client gets which message.
-pub enum Delivery<'a> {
-    Message { client: u64, channel: &'a [u8], payload: &'a [u8] },
-    PMessage { client: u64, pattern: Bytes, channel: &'a [u8], payload: &'a [u8] },
-}
-
 impl PubSub {
     /// Subscribes; returns (newly subscribed, total subscriptions of the client).
-    pub fn subscribe(&mut self, client: u64, channel: &Bytes) -> (bool, usize) {
+    pub fn subscribe(&mut self, client: u64, outbox: &Arc<Outbox>, channel: &Bytes) -> (bool, usize) {
         let subs = self.by_client.entry(client).or_default();
         let new = subs.channels.insert(channel.clone());
         if new {
-            self.channels.entry(channel.clone()).or_default().insert(client);
+            self.channels.entry(channel.clone()).or_default().insert(client, outbox.clone());
         }
         (new, subs.count())
     }
@@ -72,11 +73,11 @@ impl PubSub {
         (removed, count)
     }
 
-    pub fn psubscribe(&mut self, client: u64, pattern: &Bytes) -> (bool, usize) {
+    pub fn psubscribe(&mut self, client: u64, outbox: &Arc<Outbox>, pattern: &Bytes) -> (bool, usize) {
         let subs = self.by_client.entry(client).or_default();
         let new = subs.patterns.insert(pattern.clone());
         if new {
-            self.patterns.entry(pattern.clone()).or_default().insert(client);
+            self.patterns.entry(pattern.clone()).or_default().insert(client, outbox.clone());
         }
         (new, subs.count())
     }
@@ -123,24 +124,22 @@ impl PubSub {
         }
     }
 
-    /// Everyone who receives a message published on `channel`, channel subscribers first
-    /// (clients in id order), then pattern subscribers.
-    pub fn deliveries<'a>(&self, channel: &'a [u8], payload: &'a [u8]) -> Vec<Delivery<'a>> {
-        let mut out = Vec::new();
-        if let Some(set) = self.channels.get(channel) {
-            out.extend(set.iter().map(|&client| Delivery::Message { client, channel, payload }));
-        }
-        for (pattern, set) in &self.patterns {
-            if channel_matches(pattern, channel) {
-                out.extend(set.iter().map(|&client| Delivery::PMessage {
-                    client,
-                    pattern: pattern.clone(),
-                    channel,
-                    payload,
-                }));
-            }
-        }
-        out
+    /// The clients subscribed to `channel` itself (in id order).
+    pub fn subscribers(&self, channel: &[u8]) -> Option<&Subscribers> {
+        self.channels.get(channel)
+    }
+
+    /// The patterns matching `channel`, each with its subscribers.
+    pub fn matching_patterns<'a>(&'a self, channel: &'a [u8]) -> impl Iterator<Item = (&'a Bytes, &'a Subscribers)> {
+        self.patterns.iter().filter(move |(pattern, _)| channel_matches(pattern, channel))
+    }
+
+    /// How many clients receive a message published on `channel` (channel subscribers plus
+    /// pattern subscribers, a client counted once per match as Redis counts it).
+    #[cfg(test)]
+    pub fn receivers(&self, channel: &[u8]) -> usize {
+        self.subscribers(channel).map_or(0, BTreeMap::len)
+            + self.matching_patterns(channel).map(|(_, set)| set.len()).sum::<usize>()
     }
 
     /// Active channels (with at least one subscriber), optionally filtered by a glob.
@@ -152,7 +151,7 @@ impl PubSub {
     }
 
     pub fn numsub(&self, channel: &[u8]) -> usize {
-        self.channels.get(channel).map_or(0, BTreeSet::len)
+        self.channels.get(channel).map_or(0, BTreeMap::len)
     }
 
     /// Number of distinct patterns subscribed to (PUBSUB NUMPAT).
@@ -173,17 +172,22 @@ mod tests {
     fn subscribe_publish_unsubscribe() {
         let mut ps = PubSub::default();
         let news = Bytes::from_static(b"news");
-        assert_eq!(ps.subscribe(1, &news), (true, 1));
-        assert_eq!(ps.subscribe(1, &news), (false, 1));
-        assert_eq!(ps.psubscribe(2, &Bytes::from_static(b"n*")), (true, 1));
-        let d = ps.deliveries(b"news", b"hi");
-        assert_eq!(d.len(), 2);
+        let outbox = Arc::new(Outbox::default());
+        assert_eq!(ps.subscribe(1, &outbox, &news), (true, 1));
+        assert_eq!(ps.subscribe(1, &outbox, &news), (false, 1));
+        assert_eq!(ps.psubscribe(2, &outbox, &Bytes::from_static(b"n*")), (true, 1));
+        assert_eq!(ps.receivers(b"news"), 2);
+        assert_eq!(ps.subscribers(b"news").map(|s| s.keys().copied().collect::<Vec<_>>()), Some(vec![1]));
+        assert_eq!(
+            ps.matching_patterns(b"news").map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+            vec![Bytes::from_static(b"n*")]
+        );
         assert_eq!(ps.numsub(b"news"), 1);
         assert_eq!(ps.numpat(), 1);
         ps.remove_client(1);
         assert_eq!(ps.numsub(b"news"), 0);
         assert_eq!(ps.active_channels(None).len(), 0);
         assert_eq!(ps.punsubscribe(2, b"n*"), (true, 0));
-        assert_eq!(ps.deliveries(b"news", b"x").len(), 0);
+        assert_eq!(ps.receivers(b"news"), 0);
     }
 }

@@ -13,12 +13,12 @@ use rand::SeedableRng;
 use tokio::sync::Notify;
 
 use crate::blocking::Blocking;
-use crate::client::{ClientInfo, Pushed};
+use crate::client::{ClientInfo, Outbox, Pushed};
 use crate::cmd::CommandTable;
 use crate::config::Config;
 use crate::db::{Db, KeyPos};
 use crate::observe::{Latency, Slowlog};
-use crate::pubsub::{Delivery, PubSub};
+use crate::pubsub::PubSub;
 
 use bytes::{Bytes, BytesMut};
 use compat::resp::write;
@@ -325,7 +325,9 @@ impl State {
     }
 
     /// Delivers a message to every subscriber of `channel` (directly or by pattern); returns
-    /// how many received it.
+    /// how many received it. Walks the subscriber sets in place, writing into the outboxes they
+    /// hold: with many subscribers this loop is most of a PUBLISH, under the state lock, and a
+    /// look-up of every subscriber in the client registry cost more than the push itself.
     pub fn publish(&mut self, channel: &[u8], payload: &[u8]) -> usize {
         fn encode(resp3: bool, parts: &[&[u8]]) -> BytesMut {
             let mut buf = BytesMut::new();
@@ -335,26 +337,35 @@ impl State {
             }
             buf
         }
-        let deliveries = self.pubsub.deliveries(channel, payload);
-        let n = deliveries.len();
+        let limit = self.config.client_output_buffer_limits[PUBSUB_CLASS];
+        let mut n = 0;
         // A channel message is the same bytes for every subscriber of one protocol version.
         let mut message: [Option<BytesMut>; 2] = [None, None];
-        for d in deliveries {
-            let client = match &d {
-                Delivery::Message { client, .. } | Delivery::PMessage { client, .. } => *client,
-            };
-            let resp3 = self.clients.get(&client).is_some_and(|c| c.resp == 3);
-            let pmessage;
-            let bytes: &[u8] = match &d {
-                Delivery::Message { channel, payload, .. } => {
-                    message[resp3 as usize].get_or_insert_with(|| encode(resp3, &[b"message", channel, payload]))
+        if let Some(subscribers) = self.pubsub.subscribers(channel) {
+            n += subscribers.len();
+            for (&client, outbox) in subscribers {
+                let resp3 = outbox.resp3();
+                let bytes =
+                    message[resp3 as usize].get_or_insert_with(|| encode(resp3, &[b"message", channel, payload]));
+                if client == self.current_client {
+                    self.self_pushes.extend_from_slice(bytes);
+                } else {
+                    let flushes = self.collect_flushes.then_some(&mut self.flush_queue);
+                    deliver_to_subscriber(&mut self.clients, client, outbox, bytes, limit, self.now_ms, flushes);
                 }
-                Delivery::PMessage { pattern, channel, payload, .. } => {
-                    pmessage = encode(resp3, &[b"pmessage", pattern, channel, payload]);
-                    &pmessage
+            }
+        }
+        for (pattern, subscribers) in self.pubsub.matching_patterns(channel) {
+            n += subscribers.len();
+            for (&client, outbox) in subscribers {
+                let bytes = encode(outbox.resp3(), &[b"pmessage", pattern, channel, payload]);
+                if client == self.current_client {
+                    self.self_pushes.extend_from_slice(&bytes);
+                } else {
+                    let flushes = self.collect_flushes.then_some(&mut self.flush_queue);
+                    deliver_to_subscriber(&mut self.clients, client, outbox, &bytes, limit, self.now_ms, flushes);
                 }
-            };
-            self.push_to(client, bytes, PUBSUB_CLASS);
+            }
         }
         n
     }
@@ -367,43 +378,9 @@ impl State {
             return;
         }
         let limit = self.config.client_output_buffer_limits[class];
-        let now = self.now_ms;
         let Some(c) = self.clients.get_mut(&client) else { return };
-        if c.killed {
-            return;
-        }
-        let (len, wake) = if class == PUBSUB_CLASS && self.collect_flushes {
-            let (len, how) = c.outbox.push_deferred(bytes);
-            if how == Pushed::Flush {
-                self.flush_queue.push(c.outbox.clone());
-            }
-            // A busy task writes it before it waits again, but one waiting in a blocking
-            // command needs the wake-up.
-            (len as u64, how == Pushed::Busy)
-        } else {
-            (c.outbox.push(bytes) as u64, true)
-        };
-        let over_hard = limit.hard > 0 && len > limit.hard;
-        let over_soft = limit.soft > 0 && len > limit.soft;
-        let soft_expired = match (over_soft, c.soft_limit_since) {
-            (true, Some(since)) => now - since >= limit.soft_seconds as i64 * 1000,
-            (true, None) => {
-                c.soft_limit_since = Some(now);
-                limit.soft_seconds == 0
-            }
-            (false, _) => {
-                c.soft_limit_since = None;
-                false
-            }
-        };
-        if over_hard || soft_expired {
-            tracing::warn!(client = %c.addr, "Client closed for overcoming of output buffer limits.");
-            c.kill();
-            return;
-        }
-        if wake {
-            c.kill.notify_one();
-        }
+        let flushes = (class == PUBSUB_CLASS && self.collect_flushes).then_some(&mut self.flush_queue);
+        deliver(c, bytes, limit, self.now_ms, flushes);
     }
 
     /// One pass of active expiry: walks volatile slots from where the last pass stopped and
@@ -474,6 +451,96 @@ impl State {
             "master"
         }
     }
+}
+
+/// Appends `bytes` to another client's pending output and wakes its connection; closes it when
+/// the output buffer goes over `limit`. With `flushes` (Pub/Sub messages pushed during a
+/// connection's batch), an idle subscriber's outbox is listed there for a direct write instead.
+fn deliver(
+    c: &mut ClientInfo,
+    bytes: &[u8],
+    limit: crate::config::values::BufferLimit,
+    now: i64,
+    flushes: Option<&mut Vec<Arc<Outbox>>>,
+) {
+    if c.killed {
+        return;
+    }
+    let (len, wake) = push(&c.outbox, bytes, flushes);
+    if !over_limit(c, len, limit, now) && wake {
+        c.kill.notify_one();
+    }
+}
+
+/// [`deliver`] for a subscriber, through the outbox its subscription holds: the client registry
+/// is consulted only near the output-buffer limits.
+fn deliver_to_subscriber(
+    clients: &mut BTreeMap<u64, ClientInfo>,
+    client: u64,
+    outbox: &Arc<Outbox>,
+    bytes: &[u8],
+    limit: crate::config::values::BufferLimit,
+    now: i64,
+    flushes: Option<&mut Vec<Arc<Outbox>>>,
+) {
+    // Closed: the client was killed (or never registered).
+    if outbox.is_closed() {
+        return;
+    }
+    let (len, wake) = push(outbox, bytes, flushes);
+    let near = (limit.hard > 0 && len > limit.hard) || (limit.soft > 0 && len > limit.soft) || outbox.over_soft();
+    if near {
+        if let Some(c) = clients.get_mut(&client) {
+            if over_limit(c, len, limit, now) {
+                return;
+            }
+        }
+    }
+    if wake {
+        outbox.wake();
+    }
+}
+
+/// Appends to an outbox; returns the pending length and whether the task must be woken.
+fn push(outbox: &Arc<Outbox>, bytes: &[u8], flushes: Option<&mut Vec<Arc<Outbox>>>) -> (u64, bool) {
+    match flushes {
+        Some(queue) => {
+            let (len, how) = outbox.push_deferred(bytes);
+            if how == Pushed::Flush {
+                queue.push(outbox.clone());
+            }
+            // A busy task writes it before it waits again, but one waiting in a blocking
+            // command needs the wake-up.
+            (len as u64, how == Pushed::Busy)
+        }
+        None => (outbox.push(bytes) as u64, true),
+    }
+}
+
+/// Enforces `client-output-buffer-limit` on a client with `len` bytes pending: true when it was
+/// closed for it.
+fn over_limit(c: &mut ClientInfo, len: u64, limit: crate::config::values::BufferLimit, now: i64) -> bool {
+    let over_hard = limit.hard > 0 && len > limit.hard;
+    let over_soft = limit.soft > 0 && len > limit.soft;
+    let soft_expired = match (over_soft, c.soft_limit_since) {
+        (true, Some(since)) => now - since >= limit.soft_seconds as i64 * 1000,
+        (true, None) => {
+            c.soft_limit_since = Some(now);
+            limit.soft_seconds == 0
+        }
+        (false, Some(_)) => {
+            c.soft_limit_since = None;
+            false
+        }
+        (false, None) => false,
+    };
+    c.outbox.set_over_soft(c.soft_limit_since.is_some());
+    if over_hard || soft_expired {
+        tracing::warn!(client = %c.addr, "Client closed for overcoming of output buffer limits.");
+        c.kill();
+        return true;
+    }
+    false
 }
 
 /// Builds the `rename-command` lookup: the old name stops working, the new one (if not empty)

@@ -5,7 +5,8 @@
 //! own commands, and a subscriber that does not read is still closed by
 //! `client-output-buffer-limit pubsub`.
 //!
-//! `PUBSUB_MESSAGES` scales the first test (default 20000 messages per publisher).
+//! `PUBSUB_MESSAGES` scales the first test (default 20000 messages per publisher),
+//! `PUBSUB_PAUSE_MESSAGES` the last (default 3000).
 
 #[allow(unused_macros)]
 mod support;
@@ -208,4 +209,98 @@ fn subscriber_that_does_not_read_is_closed_at_the_pubsub_limit() {
         }
     }
     assert!(total < TOTAL * 1000, "the closed subscriber got {total} bytes, not all messages");
+}
+
+/// `["pmessage", pattern, channel, payload]` -> payload.
+fn pmessage_payload(f: Frame) -> String {
+    match f {
+        Frame::Array(v) if v.len() == 4 && bulk_str(&v[0]) == "pmessage" && bulk_str(&v[1]) == "f*" => bulk_str(&v[3]),
+        other => panic!("not a pmessage of f*: {other:?}"),
+    }
+}
+
+/// A subscriber that stops reading now and then: its socket fills up, the direct writes that
+/// do not fit go back to its own connection task (in front of what was published meanwhile),
+/// and once it reads again the flusher takes over. Across these switches every message arrives
+/// whole, once and in order, each channel message right before the pattern message of the same
+/// PUBLISH, with the replies to its own PINGs in between.
+///
+/// `PUBSUB_PAUSE_MESSAGES` scales it (default 3000 messages of ~1 KB per publisher).
+#[test]
+fn subscriber_that_pauses_gets_everything_in_order_across_fallbacks() {
+    let n = env_num("PUBSUB_PAUSE_MESSAGES", 3000);
+    let dir = temp_dir("pubsub-pause");
+    let server = Server::ours(&dir, &["--client-output-buffer-limit", "pubsub 0 0 0"]);
+    let mut sub = Conn::connect(server.port).unwrap();
+    sub.send(&[b"SUBSCRIBE", b"fan"]);
+    assert!(matches!(sub.read(), Frame::Array(v) if v.len() == 3));
+    sub.send(&[b"PSUBSCRIBE", b"f*"]);
+    assert!(matches!(sub.read(), Frame::Array(v) if v.len() == 3));
+    let started = Instant::now();
+    let pubs: Vec<_> = [(0, 1), (1, 7)]
+        .into_iter()
+        .map(|(id, batch)| {
+            let port = server.port;
+            std::thread::spawn(move || {
+                let mut c = Conn::connect(port).unwrap();
+                let pad = "x".repeat(1000);
+                let mut seq = 0;
+                while seq < n {
+                    let end = (seq + batch).min(n);
+                    let mut out = Vec::new();
+                    for s in seq..end {
+                        compat::resp::write::command(&mut out, &["PUBLISH", "fan", &format!("p{id}:{s}:{pad}")]);
+                    }
+                    c.s.write_all(&out).unwrap();
+                    for _ in seq..end {
+                        assert_eq!(c.read(), Frame::Integer(2), "one channel and one pattern subscription");
+                    }
+                    seq = end;
+                }
+            })
+        })
+        .collect();
+    let mut next = [0usize; 2];
+    let mut pings = 0;
+    let mut pongs = 0;
+    for got in 0..2 * n {
+        if got % (n / 3).max(1) == 0 {
+            // Stop reading for a while: the socket buffers fill while both publishers go on.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        if got % 211 == 0 {
+            sub.send(&[b"PING", format!("ping{got}").as_bytes()]);
+            pings += 1;
+        }
+        let payload = loop {
+            match sub.read() {
+                Frame::Array(v) if v.len() == 2 && bulk_str(&v[0]) == "pong" => {
+                    assert_eq!(bulk_str(&v[1]), format!("ping{}", 211 * pongs), "PING replies in order");
+                    pongs += 1;
+                }
+                f => break message_payload(f),
+            }
+        };
+        assert_eq!(pmessage_payload(sub.read()), payload, "the pattern message follows its channel message");
+        let mut parts = payload.splitn(3, ':');
+        let p: usize = parts.next().and_then(|p| p[1..].parse().ok()).expect("payload p<id>:<seq>:<pad>");
+        let seq: usize = parts.next().and_then(|s| s.parse().ok()).expect("payload p<id>:<seq>:<pad>");
+        assert_eq!(parts.next().map(str::len), Some(1000), "message cut or merged");
+        assert_eq!(seq, next[p], "publisher {p}'s messages out of order");
+        next[p] += 1;
+    }
+    while pongs < pings {
+        match sub.read() {
+            Frame::Array(v) if v.len() == 2 && bulk_str(&v[0]) == "pong" => pongs += 1,
+            f => panic!("after the last message: {f:?}"),
+        }
+    }
+    for p in pubs {
+        p.join().expect("publisher");
+    }
+    eprintln!("{} messages (x2) to a pausing subscriber in {:?}", 2 * n, started.elapsed());
+    sub.send(&[b"PING"]);
+    assert_eq!(sub.read(), Frame::Array(vec![Frame::Bulk("pong".into()), Frame::Bulk("".into())]));
+    let mut admin = server.conn();
+    assert_eq!(admin.cmd(&["PUBSUB", "NUMPAT"]), Frame::Integer(1));
 }

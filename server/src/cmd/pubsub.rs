@@ -42,10 +42,19 @@ fn confirm(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>, count: usize) {
     ctx.out.int(count as i64);
 }
 
+/// Where the subscriber's messages go: its outbox (one that drops them if it is not registered).
+fn outbox_of(ctx: &Ctx) -> std::sync::Arc<crate::client::Outbox> {
+    match ctx.state.clients.get(&ctx.client.id) {
+        Some(c) => c.outbox.clone(),
+        None => std::sync::Arc::new(crate::client::Outbox::detached()),
+    }
+}
+
 fn subscribe(ctx: &mut Ctx) -> CmdResult {
     let id = ctx.client.id;
+    let outbox = outbox_of(ctx);
     for ch in &ctx.args[1..] {
-        let (_, count) = ctx.state.pubsub.subscribe(id, ch);
+        let (_, count) = ctx.state.pubsub.subscribe(id, &outbox, ch);
         ctx.client.subscriptions = count;
         confirm(ctx, b"subscribe", Some(ch), count);
     }
@@ -54,8 +63,9 @@ fn subscribe(ctx: &mut Ctx) -> CmdResult {
 
 fn psubscribe(ctx: &mut Ctx) -> CmdResult {
     let id = ctx.client.id;
+    let outbox = outbox_of(ctx);
     for p in &ctx.args[1..] {
-        let (_, count) = ctx.state.pubsub.psubscribe(id, p);
+        let (_, count) = ctx.state.pubsub.psubscribe(id, &outbox, p);
         ctx.client.subscriptions = count;
         confirm(ctx, b"psubscribe", Some(p), count);
     }

@@ -270,6 +270,7 @@ fn run_batch(
         info.last_interaction_ms = now;
         info.db = client.db;
         info.resp = if client.resp3 { 3 } else { 2 };
+        info.outbox.set_resp3(client.resp3);
         info.qbuf = rbuf.len();
         if let Some(name) = last_cmd {
             if !info.last_cmd.as_bytes().eq_ignore_ascii_case(&name) {

@@ -2,13 +2,14 @@
 //!
 //! A publisher leaves each message in the subscriber's outbox and, when the subscriber's task
 //! is idle, lists the outbox here (once: see `Outbox::push_deferred`). One short-lived flusher
-//! task writes every listed outbox straight into its socket, then looks again: messages of
-//! many publishers that arrived meanwhile go out in one write per subscriber, like Redis's
-//! writes before its event loop sleeps. That costs one task wake-up per pass instead of one
-//! per subscriber per message.
+//! task, once the publishers ready on its worker have run, writes every listed outbox straight
+//! into its socket, then looks again: messages of many publishers go out in one write per
+//! subscriber, like Redis's writes before its event loop sleeps. That costs one task wake-up
+//! per pass instead of one per subscriber per message.
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use parking_lot::Mutex;
 
 use crate::client::Outbox;
@@ -44,7 +45,13 @@ impl FanOut {
 
     async fn flush_all(&self) {
         let mut batch = Vec::new();
+        let mut scratch = BytesMut::new();
         loop {
+            // Let the publishers on this worker that are ready run before each pass (the first
+            // too: a flusher starts right after the batch that spawned it), so that their
+            // messages go out together: at most one write per subscriber per round of the
+            // worker, as Redis writes once per event-loop iteration.
+            tokio::task::yield_now().await;
             {
                 let mut p = self.inner.lock();
                 if p.outboxes.is_empty() {
@@ -54,11 +61,12 @@ impl FanOut {
                 std::mem::swap(&mut p.outboxes, &mut batch);
             }
             for ob in batch.drain(..) {
-                ob.flush();
+                ob.flush(&mut scratch);
             }
-            // Let the publishers on this worker run before the next pass: their messages then
-            // go out together.
-            tokio::task::yield_now().await;
+            if scratch.capacity() > 1 << 16 {
+                // A big backlog went through: do not keep its buffer.
+                scratch = BytesMut::new();
+            }
         }
     }
 }
