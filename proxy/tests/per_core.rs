@@ -48,8 +48,19 @@ fn start_binary(backend: &str, workers: usize, extra_toml: &str) -> (ProxyProces
 
 #[test]
 fn per_core_workers_serve_many_clients_in_order() {
+    serve_many_clients_in_order(2);
+}
+
+/// `--ncpu=1` runs one such worker too (not the shared multi-threaded runtime).
+#[test]
+fn one_worker_serves_many_clients_in_order() {
+    serve_many_clients_in_order(1);
+}
+
+fn serve_many_clients_in_order(workers: usize) {
     let a = Server::start(Kind::Codis).unwrap();
-    let (_proxy, port, _dir) = start_binary(&addr(a.port()), 2, "proxy_pubsub = true\nproxy_blocking_commands = true");
+    let (_proxy, port, _dir) =
+        start_binary(&addr(a.port()), workers, "proxy_pubsub = true\nproxy_blocking_commands = true");
     let threads: Vec<_> = (0..8)
         .map(|t| {
             std::thread::spawn(move || {
