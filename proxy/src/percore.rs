@@ -34,9 +34,9 @@ pub fn current() -> usize {
     WORKER.with(|w| w.get())
 }
 
-/// Starts `n` worker threads (nothing with `n <= 1`), idle until [`serve`].
+/// Starts `n` worker threads (nothing with `n == 0`), idle until [`serve`].
 pub fn start(n: usize) -> std::io::Result<()> {
-    if n <= 1 || HANDLES.get().is_some() {
+    if n == 0 || HANDLES.get().is_some() {
         return Ok(());
     }
     let mut runtimes = Vec::with_capacity(n);

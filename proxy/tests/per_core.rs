@@ -27,7 +27,9 @@ fn start_binary(backend: &str, workers: usize, extra_toml: &str) -> (ProxyProces
     let slots = serde_json::to_string(&all_on(backend)).unwrap();
     std::fs::write(dir.path().join("slots.json"), slots).unwrap();
     let mut toml = std::fs::File::create(dir.path().join("proxy.toml")).unwrap();
-    writeln!(toml, "proxy_addr = \"127.0.0.1:{port}\"\n{extra_toml}").unwrap();
+    // An admin port of its own: the default (11080) would be shared by tests running at once.
+    let admin = free_port().unwrap();
+    writeln!(toml, "proxy_addr = \"127.0.0.1:{port}\"\nadmin_addr = \"127.0.0.1:{admin}\"\n{extra_toml}").unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_codis-proxy"))
         .arg(format!("--config={}", dir.path().join("proxy.toml").display()))
         .arg(format!("--fillslots={}", dir.path().join("slots.json").display()))
@@ -39,7 +41,9 @@ fn start_binary(backend: &str, workers: usize, extra_toml: &str) -> (ProxyProces
         .expect("spawn codis-proxy");
     let proc = ProxyProcess(child);
     let t = Instant::now();
-    while Conn::connect(port).and_then(|mut c| c.send(&["PING"])).is_err() {
+    // Accepting starts before the slots are online: wait for a request that reaches the backend.
+    let online = || Conn::connect(port).ok()?.call(&["PING"]).ok().map(|r| raw(&r) == "+PONG\r\n");
+    while online() != Some(true) {
         assert!(t.elapsed() < Duration::from_secs(20), "proxy did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -48,8 +52,19 @@ fn start_binary(backend: &str, workers: usize, extra_toml: &str) -> (ProxyProces
 
 #[test]
 fn per_core_workers_serve_many_clients_in_order() {
+    serve_many_clients_in_order(2);
+}
+
+/// `--ncpu=1` runs one such worker too (not the shared multi-threaded runtime).
+#[test]
+fn one_worker_serves_many_clients_in_order() {
+    serve_many_clients_in_order(1);
+}
+
+fn serve_many_clients_in_order(workers: usize) {
     let a = Server::start(Kind::Codis).unwrap();
-    let (_proxy, port, _dir) = start_binary(&addr(a.port()), 2, "proxy_pubsub = true\nproxy_blocking_commands = true");
+    let (_proxy, port, _dir) =
+        start_binary(&addr(a.port()), workers, "proxy_pubsub = true\nproxy_blocking_commands = true");
     let threads: Vec<_> = (0..8)
         .map(|t| {
             std::thread::spawn(move || {
