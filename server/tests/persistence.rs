@@ -284,6 +284,12 @@ fn bgsave_keeps_answering_while_saving() {
         "SAVE took {save_time:?}; BGSAVE {bg_time:?}; {pings} PINGs, max latency {max:?}; {writes} writes meanwhile"
     );
     assert_eq!(c.info_field("rdb_last_bgsave_status"), "ok");
+    // The fork's duration is in the Stats section, as in Redis (3.2 and 7), not in Persistence.
+    let section = |c: &mut Conn, name: &str| String::from_utf8_lossy(&bulk(c.cmd(&["INFO", name]))).into_owned();
+    let stats = section(&mut c, "stats");
+    let fork_usec = stats.lines().find_map(|l| l.strip_prefix("latest_fork_usec:")).expect("latest_fork_usec in Stats");
+    assert!(fork_usec.trim().parse::<u64>().unwrap() > 0, "{stats}");
+    assert!(!section(&mut c, "persistence").contains("latest_fork_usec"));
     assert!(max < save_time / 4, "max PING latency {max:?} vs SAVE {save_time:?}");
     assert!(writes > 0);
     // Writes made during the save count as changes since the save.

@@ -187,6 +187,8 @@ fn redis7_replica_of_ours_full_then_partial() {
     write_burst(&mut m, "a");
     wait_same(&mut m, &mut r, "after full sync and burst");
     assert_eq!(info_num(&mut m, "stats", "sync_full"), 1);
+    // The fork for the replica's RDB is timed like a BGSAVE's.
+    assert!(info_num(&mut m, "stats", "latest_fork_usec") > 0);
     assert_eq!(info(&mut m, "replication", "connected_slaves"), "1");
     let role = c_role(&mut m);
     assert_eq!(role[0], "master");

@@ -222,7 +222,7 @@ fn stats(state: &State) -> String {
         "keyspace_misses" => st.keyspace_misses,
         "pubsub_channels" => state.pubsub.channel_count(),
         "pubsub_patterns" => state.pubsub.numpat(),
-        "latest_fork_usec" => state.persist.latest_fork_usec,
+        "latest_fork_usec" => crate::persist::latest_fork_usec(),
         "migrate_cached_sockets" => 0,
     );
     s

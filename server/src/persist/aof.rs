@@ -501,12 +501,18 @@ fn batched_pairs(buf: &mut Vec<u8>, cmd: &[u8], key: &[u8], items: &[&[u8]]) {
     }
 }
 
-/// Writes the dataset to `tmp` and fsyncs it.
+/// What a rewrite records, and how its file goes to disk (`aof-rewrite-incremental-fsync`).
+fn rewrite_meta(state: &State) -> rdb::SaveMeta {
+    let mut meta = save_meta(state);
+    meta.sync = rdb::SyncPolicy::from_flag(config_yes(state, "aof-rewrite-incremental-fsync"));
+    meta
+}
+
+/// Writes the dataset to `tmp` (going to disk as it grows, as `meta.sync` says) and fsyncs it.
 fn write_dataset_file(tmp: &Path, dbs: &[Db], meta: &rdb::SaveMeta, preamble: bool) -> io::Result<()> {
-    let f = File::create(tmp)?;
+    let f = rdb::SyncingFile::new(File::create(tmp)?, meta.sync);
     let w = write_dataset(BufWriter::with_capacity(1 << 16, f), dbs, meta, preamble)?;
-    let f = w.into_inner().map_err(|e| e.into_error())?;
-    f.sync_all()
+    w.into_inner().map_err(|e| e.into_error())?.finish().map(drop)
 }
 
 /// BGREWRITEAOF: forks the rewrite child. The caller has checked that no child is running.
@@ -515,7 +521,7 @@ pub fn rewrite_background(state: &mut State) -> Result<i32, String> {
         return Err("child already running".into());
     }
     let preamble = config_yes(state, "aof-use-rdb-preamble");
-    let meta = save_meta(state);
+    let meta = rewrite_meta(state);
     let dir = state.config.dir.clone();
     let started = Instant::now();
     let dbs = &state.dbs;
@@ -526,7 +532,6 @@ pub fn rewrite_background(state: &mut State) -> Result<i32, String> {
     });
     match forked {
         Ok(pid) => {
-            state.persist.latest_fork_usec = started.elapsed().as_micros() as u64;
             state.persist.child = Some(Child { pid, kind: ChildKind::Aof, started });
             if let Some(aof) = state.persist.aof.as_mut() {
                 aof.rewrite_buf = Some(Vec::new());
@@ -620,7 +625,7 @@ pub fn open_at_startup(state: &mut State) -> Result<(), String> {
     let path = aof_path(state);
     if !path.exists() {
         let tmp = state.config.dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
-        let meta = save_meta(state);
+        let meta = rewrite_meta(state);
         let preamble = config_yes(state, "aof-use-rdb-preamble");
         let r = write_dataset_file(&tmp, &state.dbs, &meta, preamble).and_then(|_| std::fs::rename(&tmp, &path));
         if let Err(e) = r {

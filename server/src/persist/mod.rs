@@ -11,6 +11,7 @@ pub mod aof;
 pub mod rdb;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::server::State;
@@ -46,7 +47,6 @@ pub struct Persist {
     /// Unix seconds of the last BGSAVE attempt (failed ones are retried after a delay).
     pub last_bgsave_try: i64,
     pub rdb_saves: u64,
-    pub latest_fork_usec: u64,
     /// Set while loading: nothing is appended to the AOF.
     pub loading: bool,
     pub aof: Option<AofState>,
@@ -74,7 +74,6 @@ impl Default for Persist {
             dirty_at_fork: 0,
             last_bgsave_try: 0,
             rdb_saves: 0,
-            latest_fork_usec: 0,
             loading: false,
             aof: None,
             aof_rewrite_scheduled: false,
@@ -132,6 +131,29 @@ fn save_meta(state: &State) -> rdb::SaveMeta {
 // ---------------------------------------------------------------------------------------------
 // Forking.
 
+/// Microseconds the last fork took in the parent (every fork: saves, rewrites, replication),
+/// INFO's `latest_fork_usec`. The parent is stalled for that long, state lock held, while the
+/// kernel copies its page tables.
+static LATEST_FORK_USEC: AtomicU64 = AtomicU64::new(0);
+
+pub fn latest_fork_usec() -> u64 {
+    LATEST_FORK_USEC.load(Ordering::Relaxed)
+}
+
+/// `fork(2)`, timed into [`LATEST_FORK_USEC`] (in the parent).
+///
+/// # Safety
+/// As for `fork`: in a multi-threaded process the child may only make async-signal-safe calls
+/// and touch data no other thread could have been changing.
+unsafe fn timed_fork() -> libc::pid_t {
+    let started = Instant::now();
+    let pid = libc::fork();
+    if pid > 0 {
+        LATEST_FORK_USEC.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+    pid
+}
+
 /// Forks; the child runs `work` and `_exit`s with 0 when it returns true, 1 otherwise. Returns
 /// the child's pid in the parent.
 ///
@@ -142,7 +164,7 @@ pub(crate) fn fork_child(work: impl FnOnce() -> bool) -> std::io::Result<i32> {
     // SAFETY: after fork the child only runs `work` (plain data walking, allocation through
     // jemalloc, which is fork-safe, and file I/O) and then `_exit`s without running
     // destructors or atexit handlers.
-    let pid = unsafe { libc::fork() };
+    let pid = unsafe { timed_fork() };
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -210,7 +232,7 @@ pub(crate) fn fork_child_to_pipe(work: impl FnOnce(std::fs::File) -> bool) -> st
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: as for `fork_child`; the child keeps only the pipe's write end, moved to fd 3.
-    let pid = unsafe { libc::fork() };
+    let pid = unsafe { timed_fork() };
     if pid < 0 {
         let e = std::io::Error::last_os_error();
         unsafe {
@@ -314,7 +336,6 @@ pub fn bgsave(state: &mut State) -> Result<i32, String> {
     });
     match forked {
         Ok(pid) => {
-            state.persist.latest_fork_usec = started.elapsed().as_micros() as u64;
             state.persist.child = Some(Child { pid, kind: ChildKind::Rdb, started });
             tracing::info!("Background saving started by pid {pid}");
             Ok(pid)
