@@ -7,33 +7,11 @@ mod support;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use conformance::server::{find_in_path, free_port, Kind, Server, TempDir};
 use support::*;
-
-struct ProxyProcess(Child);
-
-impl ProxyProcess {
-    /// SIGTERM, then waits for the exit (Go's proxy closes on SIGTERM too).
-    fn terminate(&mut self) {
-        // SAFETY: signals our own child process.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let t = Instant::now();
-        while self.0.try_wait().ok().flatten().is_none() {
-            assert!(t.elapsed() < Duration::from_secs(10), "proxy did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for ProxyProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn proxy_bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_codis-proxy"))
@@ -43,20 +21,9 @@ fn proxy_bin() -> Command {
 fn start_unix(backend: &str, proto: &str, dir: &TempDir) -> (ProxyProcess, String, u16) {
     let sock = dir.path().join("proxy.sock");
     let admin = free_port().unwrap();
-    let slots = serde_json::to_string(&all_on(backend)).unwrap();
-    std::fs::write(dir.path().join("slots.json"), slots).unwrap();
     let toml =
         format!("proto_type = \"{proto}\"\nproxy_addr = \"{}\"\nadmin_addr = \"127.0.0.1:{admin}\"\n", sock.display());
-    std::fs::write(dir.path().join("proxy.toml"), toml).unwrap();
-    let child = proxy_bin()
-        .arg(format!("--config={}", dir.path().join("proxy.toml").display()))
-        .arg(format!("--fillslots={}", dir.path().join("slots.json").display()))
-        .args(["--ncpu=2", "--max-ncpu=4", "--log-level=warn"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn codis-proxy");
-    let proc = ProxyProcess(child);
+    let proc = ProxyProcess::start_filled(dir.path(), backend, &toml, &["--ncpu=2", "--max-ncpu=4"]);
     let t = Instant::now();
     loop {
         let pong = match proto {

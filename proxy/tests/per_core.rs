@@ -4,42 +4,19 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use conformance::server::{free_port, Kind, Server, TempDir};
 use conformance::Conn;
 use support::*;
 
-struct ProxyProcess(Child);
-
-impl Drop for ProxyProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start_binary(backend: &str, workers: usize, extra_toml: &str) -> (ProxyProcess, u16, TempDir) {
     let dir = TempDir::new("codis-proxy-per-core").unwrap();
     let port = free_port().unwrap();
-    let slots = serde_json::to_string(&all_on(backend)).unwrap();
-    std::fs::write(dir.path().join("slots.json"), slots).unwrap();
-    let mut toml = std::fs::File::create(dir.path().join("proxy.toml")).unwrap();
     // An admin port of its own: the default (11080) would be shared by tests running at once.
     let admin = free_port().unwrap();
-    writeln!(toml, "proxy_addr = \"127.0.0.1:{port}\"\nadmin_addr = \"127.0.0.1:{admin}\"\n{extra_toml}").unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_codis-proxy"))
-        .arg(format!("--config={}", dir.path().join("proxy.toml").display()))
-        .arg(format!("--fillslots={}", dir.path().join("slots.json").display()))
-        .arg(format!("--ncpu={workers}"))
-        .arg("--log-level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn codis-proxy");
-    let proc = ProxyProcess(child);
+    let toml = format!("proxy_addr = \"127.0.0.1:{port}\"\nadmin_addr = \"127.0.0.1:{admin}\"\n{extra_toml}\n");
+    let proc = ProxyProcess::start_filled(dir.path(), backend, &toml, &[&format!("--ncpu={workers}")]);
     let t = Instant::now();
     // Accepting starts before the slots are online: wait for a request that reaches the backend.
     let online = || Conn::connect(port).ok()?.call(&["PING"]).ok().map(|r| raw(&r) == "+PONG\r\n");

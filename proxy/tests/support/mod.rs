@@ -5,8 +5,10 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use codis_proxy::{Config, Proxy, Slot};
@@ -69,6 +71,48 @@ impl Drop for TestProxy {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// The `codis-proxy` binary as a child process, killed when dropped.
+pub struct ProxyProcess(pub Child);
+
+impl ProxyProcess {
+    /// Starts the binary in `dir` with `toml` as its proxy.toml and every slot on `backend`
+    /// (`--fillslots`, so it goes online without a dashboard), quiet unless it fails; `args` are
+    /// more flags (e.g. `--ncpu=1`).
+    pub fn start_filled(dir: &Path, backend: &str, toml: &str, args: &[&str]) -> ProxyProcess {
+        let slots = serde_json::to_string(&all_on(backend)).expect("slots json");
+        std::fs::write(dir.join("slots.json"), slots).expect("write slots.json");
+        std::fs::write(dir.join("proxy.toml"), toml).expect("write proxy.toml");
+        let child = Command::new(env!("CARGO_BIN_EXE_codis-proxy"))
+            .arg(format!("--config={}", dir.join("proxy.toml").display()))
+            .arg(format!("--fillslots={}", dir.join("slots.json").display()))
+            .arg("--log-level=warn")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn codis-proxy");
+        ProxyProcess(child)
+    }
+
+    /// SIGTERM, then waits for the exit (Go's proxy closes on SIGTERM too).
+    pub fn terminate(&mut self) {
+        // SAFETY: signals our own child process.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        while self.0.try_wait().ok().flatten().is_none() {
+            assert!(t.elapsed() < Duration::from_secs(10), "proxy did not exit on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
