@@ -80,8 +80,13 @@ fn main() {
     let port = config.port;
     let pidfile = config.pidfile.clone();
     let pidfile_in = pidfile.clone();
+    // `io-threads` (Redis's default 1): the threads serving sockets. Commands run one at a time
+    // under the state lock whatever the count; with more threads, reads, parsing and writes of
+    // different connections overlap, at the price of handing the lock between threads, which
+    // costs more than it saves when the clients share the machine (docs/benchmarks.md).
+    let io_threads = config.get("io-threads").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).clamp(1, 128);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(io_threads)
         .thread_stack_size(32 << 20)
         .enable_all()
         .build()

@@ -511,7 +511,6 @@ impl Config {
     }
 
     /// The value of a directive (any of its names) as CONFIG GET shows it.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn get(&self, name: &str) -> Option<String> {
         let idx = table::lookup_runtime(name)?;
         DIRECTIVES[idx].is_config().then(|| self.display(idx))

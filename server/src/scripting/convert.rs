@@ -12,7 +12,9 @@
 
 use bytes::Bytes;
 use compat::resp::write;
-use mlua::{Lua, Table, Value};
+use std::ffi::c_int;
+
+use mlua::{ffi, Lua, Table, Value};
 
 use crate::cmd::Reply;
 
@@ -138,52 +140,92 @@ pub fn error_table(lua: &Lua, raw: &[u8], ignore_stats: bool) -> mlua::Result<Ta
     Ok(t)
 }
 
-/// Writes a script's return value as the reply to its caller. `script_resp3` is the protocol
-/// the script chose with `redis.setresp` (it decides how booleans convert).
-pub fn lua_to_reply(v: &Value, out: &mut Reply, script_resp3: bool, depth: usize) {
-    if depth > MAX_DEPTH {
+/// Writes the value at `idx` of the stack, a script's return value, as the reply to its caller.
+/// `script_resp3` is the protocol the script chose with `redis.setresp` (it decides how
+/// booleans convert). Read straight off the stack, as Redis's `luaReplyToRedisReply` does: no
+/// handle or registry reference is made for the tables walked.
+///
+/// # Safety
+/// `state` is a Lua state with `idx` a valid (absolute or relative) index; the stack is left as
+/// it was.
+pub unsafe fn stack_to_reply(
+    state: *mut ffi::lua_State,
+    idx: c_int,
+    out: &mut Reply,
+    script_resp3: bool,
+    depth: usize,
+) {
+    let idx = if idx < 0 { ffi::lua_gettop(state) + idx + 1 } else { idx };
+    if depth > MAX_DEPTH || ffi::lua_checkstack(state, 4) == 0 {
         out.error("ERR reached lua stack limit");
         return;
     }
-    match v {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(b) => {
+    match ffi::lua_type(state, idx) {
+        ffi::LUA_TSTRING => out.bulk(stack_bytes(state, idx)),
+        ffi::LUA_TBOOLEAN => {
+            let b = ffi::lua_toboolean(state, idx) != 0;
             if script_resp3 {
-                out.boolean(*b);
-            } else if *b {
+                out.boolean(b);
+            } else if b {
                 out.int(1);
             } else {
                 out.null();
             }
         }
-        Value::Integer(i) => out.int(*i),
-        Value::Number(n) => out.int(number_to_i64(*n)),
-        Value::Table(t) => table_to_reply(t, out, script_resp3, depth),
+        ffi::LUA_TNUMBER => out.int(number_to_i64(ffi::lua_tonumber(state, idx))),
+        ffi::LUA_TTABLE => table_to_reply(state, idx, out, script_resp3, depth),
         _ => out.null(),
     }
 }
 
-/// Redis reads the fields of a returned table raw (metatables are ignored).
-fn field(t: &Table, k: &str) -> Value {
-    t.raw_get::<Value>(k).unwrap_or(Value::Nil)
+/// The bytes of the string at `idx` (valid while the string is on the stack).
+unsafe fn stack_bytes<'s>(state: *mut ffi::lua_State, idx: c_int) -> &'s [u8] {
+    let mut len = 0;
+    let p = ffi::lua_tolstring(state, idx, &mut len);
+    if p.is_null() {
+        return &[];
+    }
+    std::slice::from_raw_parts(p as *const u8, len)
 }
 
-fn table_to_reply(t: &Table, out: &mut Reply, script_resp3: bool, depth: usize) {
-    if let Value::String(s) = field(t, "err") {
-        write::error(&mut out.buf, &no_newlines(&s.as_bytes()));
-        return;
+/// Pushes `t[name]` read raw (Redis ignores metatables here) and returns its type.
+unsafe fn raw_field(state: *mut ffi::lua_State, t: c_int, name: &[u8]) -> c_int {
+    ffi::lua_pushlstring(state, name.as_ptr().cast(), name.len());
+    ffi::lua_rawget(state, t);
+    ffi::lua_type(state, -1)
+}
+
+/// Counts the entries `lua_next` visits in the table at `t`.
+unsafe fn count_pairs(state: *mut ffi::lua_State, t: c_int) -> usize {
+    let mut n = 0;
+    ffi::lua_pushnil(state);
+    while ffi::lua_next(state, t) != 0 {
+        ffi::lua_pop(state, 1);
+        n += 1;
     }
-    if let Value::String(s) = field(t, "ok") {
-        write::simple(&mut out.buf, &no_newlines(&s.as_bytes()));
-        return;
+    n
+}
+
+unsafe fn table_to_reply(state: *mut ffi::lua_State, t: c_int, out: &mut Reply, script_resp3: bool, depth: usize) {
+    let pop = |n| ffi::lua_pop(state, n);
+    if raw_field(state, t, b"err") == ffi::LUA_TSTRING {
+        write::error(&mut out.buf, &no_newlines(stack_bytes(state, -1)));
+        return pop(1);
     }
-    match field(t, "double") {
-        Value::Number(d) => return double_reply(out, d),
-        Value::Integer(i) => return double_reply(out, i as f64),
-        _ => {}
+    pop(1);
+    if raw_field(state, t, b"ok") == ffi::LUA_TSTRING {
+        write::simple(&mut out.buf, &no_newlines(stack_bytes(state, -1)));
+        return pop(1);
     }
-    if let Value::String(s) = field(t, "big_number") {
-        let s = no_newlines(&s.as_bytes());
+    pop(1);
+    if raw_field(state, t, b"double") == ffi::LUA_TNUMBER {
+        double_reply(out, ffi::lua_tonumber(state, -1));
+        return pop(1);
+    }
+    pop(1);
+    if raw_field(state, t, b"big_number") == ffi::LUA_TSTRING {
+        let s = no_newlines(stack_bytes(state, -1));
+        pop(1);
         if out.resp3 {
             out.buf.extend_from_slice(b"(");
             out.buf.extend_from_slice(&s);
@@ -193,51 +235,69 @@ fn table_to_reply(t: &Table, out: &mut Reply, script_resp3: bool, depth: usize) 
         }
         return;
     }
-    if let Value::Table(vt) = field(t, "verbatim_string") {
-        if let (Value::String(format), Value::String(text)) = (field(&vt, "format"), field(&vt, "string")) {
-            let text = text.as_bytes();
+    pop(1);
+    if raw_field(state, t, b"verbatim_string") == ffi::LUA_TTABLE {
+        let vt = ffi::lua_gettop(state);
+        let format = raw_field(state, vt, b"format");
+        let text = raw_field(state, vt, b"string");
+        if format == ffi::LUA_TSTRING && text == ffi::LUA_TSTRING {
+            let text = stack_bytes(state, -1);
             if out.resp3 {
                 // Three format characters, padded with spaces (a NUL ends the format).
-                let mut ext: Vec<u8> = format.as_bytes().iter().copied().take_while(|&c| c != 0).take(3).collect();
+                let mut ext: Vec<u8> = stack_bytes(state, -2).iter().copied().take_while(|&c| c != 0).take(3).collect();
                 ext.resize(3, b' ');
                 write::header(&mut out.buf, b'=', text.len() as i64 + 4);
                 out.buf.extend_from_slice(&ext[..3]);
                 out.buf.extend_from_slice(b":");
-                out.buf.extend_from_slice(&text);
+                out.buf.extend_from_slice(text);
                 out.buf.extend_from_slice(b"\r\n");
             } else {
-                out.bulk(&text);
+                out.bulk(text);
             }
-            return;
+            return pop(3);
         }
+        pop(2);
     }
-    if let Value::Table(m) = field(t, "map") {
-        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
-        out.map(pairs.len());
-        for (k, v) in &pairs {
-            lua_to_reply(k, out, script_resp3, depth + 1);
-            lua_to_reply(v, out, script_resp3, depth + 1);
+    pop(1);
+    if raw_field(state, t, b"map") == ffi::LUA_TTABLE {
+        let m = ffi::lua_gettop(state);
+        out.map(count_pairs(state, m));
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, m) != 0 {
+            stack_to_reply(state, -2, out, script_resp3, depth + 1);
+            stack_to_reply(state, -1, out, script_resp3, depth + 1);
+            pop(1);
         }
-        return;
+        return pop(1);
     }
-    if let Value::Table(s) = field(t, "set") {
-        let keys: Vec<Value> = s.pairs::<Value, Value>().filter_map(|p| p.ok().map(|(k, _)| k)).collect();
-        out.set(keys.len());
-        for k in &keys {
-            lua_to_reply(k, out, script_resp3, depth + 1);
+    pop(1);
+    if raw_field(state, t, b"set") == ffi::LUA_TTABLE {
+        let m = ffi::lua_gettop(state);
+        out.set(count_pairs(state, m));
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, m) != 0 {
+            stack_to_reply(state, -2, out, script_resp3, depth + 1);
+            pop(1);
         }
-        return;
+        return pop(1);
     }
-    let mut items = Vec::new();
+    pop(1);
+    // An array, up to the first nil.
+    let mut n = 0;
     loop {
-        match t.raw_get::<Value>(items.len() + 1) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(v),
+        ffi::lua_rawgeti(state, t, n as ffi::lua_Integer + 1);
+        let nil = ffi::lua_type(state, -1) == ffi::LUA_TNIL;
+        pop(1);
+        if nil {
+            break;
         }
+        n += 1;
     }
-    out.array(items.len());
-    for v in &items {
-        lua_to_reply(v, out, script_resp3, depth + 1);
+    out.array(n);
+    for i in 1..=n {
+        ffi::lua_rawgeti(state, t, i as ffi::lua_Integer);
+        stack_to_reply(state, -1, out, script_resp3, depth + 1);
+        pop(1);
     }
 }
 

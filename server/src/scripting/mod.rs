@@ -18,7 +18,7 @@ mod rand;
 pub mod watch;
 
 use std::collections::HashMap;
-use std::ffi::c_void;
+use std::ffi::{c_int, c_void};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -117,9 +117,10 @@ struct ScriptFlags {
     no_writes: bool,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 struct Script {
-    func: Function,
+    /// The compiled function, kept alive in the registry under this reference.
+    func_ref: c_int,
     flags: ScriptFlags,
 }
 
@@ -129,8 +130,8 @@ struct Engine {
     globals: Table,
     /// What scripts see as their globals: the read-only view.
     env: Table,
-    /// Runs a function under the error handler: `(ok, value)`.
-    runner: Function,
+    /// Registry reference of the error handler scripts run under (it adds source and line).
+    handler_ref: c_int,
     scripts: HashMap<String, Script>,
     /// The same scripts by body, so EVAL of a known body skips hashing it with SHA1.
     by_body: HashMap<Bytes, Script, foldhash::fast::RandomState>,
@@ -168,7 +169,8 @@ impl Engine {
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=redis").into_function()?;
         let internals: Table = prelude.call((globals.clone(), raw.clone()))?;
         let env: Table = internals.get("globals")?;
-        let runner: Function = internals.get("run")?;
+        let handler: Function = internals.get("handler")?;
+        let handler_ref = registry_ref(&lua, handler)?;
         lua.set_globals(env.clone())?;
         let w = watch;
         lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS), move |_, _| {
@@ -178,7 +180,7 @@ impl Engine {
             w.yield_worker();
             Ok(VmState::Continue)
         })?;
-        Ok(Engine { lua, globals, env, runner, scripts: HashMap::new(), by_body: HashMap::default(), slot })
+        Ok(Engine { lua, globals, env, handler_ref, scripts: HashMap::new(), by_body: HashMap::default(), slot })
     }
 
     /// Compiles `body` as `f_<sha>` (Redis's `luaCreateFunction`).
@@ -198,7 +200,8 @@ impl Engine {
                 };
                 CmdError::msg(sanitize(&format!("ERR Error compiling script (new function): {msg}")))
             })?;
-        let script = Script { func, flags };
+        let func_ref = registry_ref(&self.lua, func).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+        let script = Script { func_ref, flags };
         self.by_body.insert(Bytes::copy_from_slice(body), script.clone());
         Ok(self.scripts.entry(sha).or_insert(script))
     }
@@ -246,37 +249,44 @@ fn script_sha(ctx: &Ctx, by_sha: bool) -> String {
     }
 }
 
-/// Sets `KEYS` and `ARGV` in the real globals straight through the Lua API (once per script).
-fn set_keys_argv(engine: &Engine, args: &[Bytes], numkeys: usize) -> mlua::Result<()> {
-    let (keys, argv) = args[3..].split_at(numkeys);
-    // SAFETY: pushes and pops on the stack exec_raw lends, with room checked for each table.
+/// Keeps `func` alive in the registry and returns its reference (for `lua_rawgeti`).
+fn registry_ref(lua: &Lua, func: Function) -> mlua::Result<c_int> {
+    // SAFETY: the function exec_raw pushed is popped into the registry; the reference is pushed.
     unsafe {
-        engine.lua.exec_raw::<()>(&engine.globals, |state| {
-            for (name, items) in [(&b"KEYS"[..], keys), (&b"ARGV"[..], argv)] {
-                ffi::lua_pushlstring(state, name.as_ptr().cast(), name.len());
-                ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
-                for (i, item) in items.iter().enumerate() {
-                    ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-                    ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
-                }
-                ffi::lua_rawset(state, 1);
-            }
+        lua.exec_raw::<c_int>(func, |state| {
+            let r = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+            ffi::lua_pushinteger(state, r as ffi::lua_Integer);
         })
     }
 }
 
+/// Sets `KEYS` and `ARGV` in the table at stack index `globals`.
+///
+/// # Safety
+/// `state` is inside a protected call with room for three more values.
+unsafe fn set_keys_argv(state: *mut ffi::lua_State, globals: c_int, args: &[Bytes], numkeys: usize) {
+    let (keys, argv) = args[3..].split_at(numkeys);
+    for (name, items) in [(&b"KEYS"[..], keys), (&b"ARGV"[..], argv)] {
+        ffi::lua_pushlstring(state, name.as_ptr().cast(), name.len());
+        ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
+        for (i, item) in items.iter().enumerate() {
+            ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+            ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+        }
+        ffi::lua_rawset(state, globals);
+    }
+}
+
+/// Where a failed script's error value waits in the registry for [`script_error`].
+const SCRIPT_ERROR: &str = "rcodis.script_error";
+
 fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usize) -> CmdResult {
-    let Script { func, flags } = lookup(engine, ctx, by_sha)?;
+    let Script { func_ref, flags } = lookup(engine, ctx, by_sha)?;
     if !flags.compat && !flags.no_writes && ro {
         return Err(CmdError::fixed("ERR Can not execute a script with write flag using *_ro command."));
     }
-    let lua_err = |ctx: &Ctx, e: mlua::Error| {
-        CmdError::msg(sanitize(&format!("ERR Error running script {}, {e}", script_sha(ctx, by_sha))))
-    };
-    if let Err(e) = set_keys_argv(engine, ctx.args, numkeys) {
-        return Err(lua_err(ctx, e));
-    }
-
+    let args: &[Bytes] = ctx.args;
+    let mut result = Reply { buf: bytes::BytesMut::new(), resp3: ctx.out.resp3 };
     let watch = ctx.state.scripting.watch.clone();
     let mut client = Client::new(ctx.client.id, ctx.client.addr, ctx.client.local_addr, true);
     client.db = ctx.client.db;
@@ -301,19 +311,46 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usiz
         }
     }
     let running = EndRun(&watch, &engine.slot);
-    engine.slot.set(&mut caller as *mut Caller as *mut c_void);
-    let outcome = engine.runner.call::<(bool, Value)>(func);
+    let caller_ptr: *mut Caller = &mut caller;
+    engine.slot.set(caller_ptr as *mut c_void);
+    let handler_ref = engine.handler_ref;
+    let mut failed = false;
+    // One protected call does it all on the raw stack, as Redis's `luaCallFunction`: KEYS and
+    // ARGV, the script under the error handler, and the conversion of what it returned.
+    // SAFETY: runs inside exec_raw's protected call with the globals at index 1; `caller` is
+    // reached only through its pointer while the script runs (redis.call does the same).
+    let outcome = unsafe {
+        engine.lua.exec_raw::<()>(&engine.globals, |state| {
+            set_keys_argv(state, 1, args, numkeys);
+            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, handler_ref as ffi::lua_Integer);
+            let handler = ffi::lua_gettop(state);
+            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, func_ref as ffi::lua_Integer);
+            if ffi::lua_pcall(state, 0, 1, handler) == 0 {
+                let script_resp3 = (*caller_ptr).client.resp3;
+                convert::stack_to_reply(state, -1, &mut result, script_resp3, 0);
+            } else {
+                failed = true;
+                ffi::lua_pushlstring(state, SCRIPT_ERROR.as_ptr().cast(), SCRIPT_ERROR.len());
+                ffi::lua_insert(state, -2);
+                ffi::lua_rawset(state, ffi::LUA_REGISTRYINDEX);
+            }
+        })
+    };
     let killed = watch.kill_requested();
     drop(running);
-    let Caller { ctx, client, .. } = caller;
-    match outcome {
-        Ok((true, value)) => {
-            convert::lua_to_reply(&value, ctx.out, client.resp3, 0);
-            Ok(())
-        }
-        Ok((false, err)) => Err(script_error(&script_sha(ctx, by_sha), &err, killed)),
-        Err(e) => Err(lua_err(ctx, e)),
+    let Caller { ctx, .. } = caller;
+    let lua_err =
+        |e: mlua::Error| CmdError::msg(sanitize(&format!("ERR Error running script {}, {e}", script_sha(ctx, by_sha))));
+    if let Err(e) = outcome {
+        return Err(lua_err(e));
     }
+    if failed {
+        let err: Value = engine.lua.named_registry_value(SCRIPT_ERROR).map_err(lua_err)?;
+        let _ = engine.lua.unset_named_registry_value(SCRIPT_ERROR);
+        return Err(script_error(&script_sha(ctx, by_sha), &err, killed));
+    }
+    ctx.out.buf.extend_from_slice(&result.buf);
+    Ok(())
 }
 
 /// The reply for a script that raised an error: `<err> script: <sha>, on <source>:<line>.`

@@ -1,6 +1,6 @@
 -- Builds the scripts' environment the way Redis 7 does, once per Lua state.
 -- Arguments: the real globals table and the table of functions implemented in Rust.
--- Returns the functions the Rust side calls: `run` (a script under the error handler),
+-- Returns what the Rust side calls: `handler` (the error handler scripts run under),
 -- `globals` (the read-only view scripts see as _G).
 --
 -- Redis 7 makes every table reachable from _G read-only with a patch to Lua's VM. Stock Lua
@@ -265,8 +265,4 @@ local globals_mt = {
 setmetatable(G, globals_mt)
 meta_of[gproxy] = protect(globals_mt)
 
-local function run(f)
-    return xpcall(f, error_handler)
-end
-
-return { run = run, globals = gproxy }
+return { handler = error_handler, globals = gproxy }
