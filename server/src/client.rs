@@ -320,6 +320,15 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    /// Leaves what is pending to the connection task (no direct write will happen).
+    pub fn hand_to_task(&self) {
+        let mut b = self.inner.lock();
+        b.queued = false;
+        b.idle = false;
+        drop(b);
+        self.wake.notify_one();
+    }
+
     /// The task is about to wait for input: returns what is pending (to write first), or
     /// marks the outbox idle when nothing is.
     pub fn arm(&self) -> Option<BytesMut> {

@@ -202,7 +202,7 @@ impl Engine {
             })?;
         let func_ref = registry_ref(&self.lua, func).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
         let script = Script { func_ref, flags };
-        self.by_body.insert(Bytes::copy_from_slice(body), script.clone());
+        self.by_body.insert(Bytes::copy_from_slice(body), script);
         Ok(self.scripts.entry(sha).or_insert(script))
     }
 }
@@ -230,14 +230,18 @@ pub fn eval(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
 /// The script an EVAL or EVALSHA names, compiled on first use by EVAL.
 fn lookup(engine: &mut Engine, ctx: &Ctx, by_sha: bool) -> Result<Script, CmdError> {
     if by_sha {
-        let sha = String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase();
-        return engine.scripts.get(&sha).cloned().ok_or(NOSCRIPT);
+        // EVALSHA checked the length; lower-cased on the stack, no allocation per call.
+        let mut sha = [0u8; 40];
+        sha.copy_from_slice(&ctx.args[1][..40]);
+        sha.make_ascii_lowercase();
+        let sha = std::str::from_utf8(&sha).map_err(|_| NOSCRIPT)?;
+        return engine.scripts.get(sha).copied().ok_or(NOSCRIPT);
     }
     if let Some(script) = engine.by_body.get(&ctx.args[1]) {
-        return Ok(script.clone());
+        return Ok(*script);
     }
     let body = ctx.args[1].clone();
-    Ok(engine.create(sha1hex(&body), &body)?.clone())
+    Ok(*engine.create(sha1hex(&body), &body)?)
 }
 
 /// The SHA1 errors name: the argument of EVALSHA, or the hash of EVAL's body.
