@@ -9,7 +9,8 @@ use bytes::{Bytes, BytesMut};
 use compat::resp::write;
 
 use crate::backend::{encode_command, Guard, Pending, SharedBackend};
-use crate::session::{err_reply, Entry, Merge, MergeOp, Session, State};
+use crate::multikey::{Merge, MergeOp};
+use crate::session::{err_reply, Entry, Session, State};
 use crate::sink::Target;
 
 /// The multiplier that leaves room for the group id in a SCAN cursor.

@@ -15,8 +15,9 @@ use compat::slot::slot_of;
 use crate::dedicated::Dedicated;
 use crate::error::RequestError;
 use crate::mapper::{self, Ext, OpInfo, Special};
+use crate::multikey::{Merge, MergeOp};
 use crate::resp3::Shape;
-use crate::session::{err_reply, Entry, Merge, MergeOp, Session, State};
+use crate::session::{err_reply, Entry, Session, State};
 use crate::sink::Target;
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot (through codis-proxy a transaction or \
