@@ -209,7 +209,7 @@ impl Session {
         cmds.push(vec![Bytes::from_static(b"EXEC")]);
         let n = cmds.len();
         let seq = self.next_seq();
-        let merge = Merge { op: MergeOp::Last, parts: (0..n).map(|_| None).collect(), left: n };
+        let merge = Merge::new(MergeOp::Last, n);
         self.entries.push_back(Entry { state: State::Merge(Box::new(merge)), shape });
         let sink = self.sink.clone();
         let targets = (0..n).map(move |part| Target::Session { sink: sink.clone(), seq, part: part as u32 });
