@@ -9,7 +9,8 @@ use bytes::{Bytes, BytesMut};
 use compat::resp::write;
 
 use crate::backend::{encode_command, Guard, Pending, SharedBackend};
-use crate::session::{err_reply, Entry, Merge, MergeOp, Session, State};
+use crate::multikey::{Merge, MergeOp};
+use crate::session::{err_reply, Entry, Session, State};
 use crate::sink::Target;
 
 /// The multiplier that leaves room for the group id in a SCAN cursor.
@@ -81,7 +82,7 @@ impl Session {
     fn fan_out<'a>(&mut self, args: &[Bytes], op: MergeOp, to: impl ExactSizeIterator<Item = &'a Arc<SharedBackend>>) {
         let n = to.len();
         let seq = self.next_seq();
-        let merge = Merge { op, parts: (0..n).map(|_| None).collect(), left: n };
+        let merge = Merge::new(op, n);
         self.entries.push_back(Entry { state: State::Merge(Box::new(merge)), shape: crate::resp3::Shape::Plain });
         for (part, b) in to.enumerate() {
             let target = Target::Session { sink: self.sink.clone(), seq, part: part as u32 };
@@ -113,7 +114,7 @@ impl Session {
         let next = masters.get(idx + 1).map(|(g, _)| *g as u64);
         let seq = self.next_seq();
         let op = MergeOp::Scan { gid: *g as u64, next };
-        let merge = Merge { op, parts: vec![None], left: 1 };
+        let merge = Merge::new(op, 1);
         self.entries.push_back(Entry { state: State::Merge(Box::new(merge)), shape: crate::resp3::Shape::Plain });
         let target = Target::Session { sink: self.sink.clone(), seq, part: 0 };
         let seed = self.next_seed();

@@ -129,7 +129,7 @@ async fn backoff(loops: u32) {
 /// The connection for a request on `route`: a connected replica for reads when the slot has
 /// replica groups and is not migrating (groups in order, rotating within a group), otherwise
 /// the primary.
-fn pick(route: &SlotRoute, master_only: bool, database: u32, seed: u32) -> Option<&Arc<BackendConn>> {
+pub(crate) fn pick(route: &SlotRoute, master_only: bool, database: u32, seed: u32) -> Option<&Arc<BackendConn>> {
     if route.migrate.is_none() && !master_only {
         for group in &route.replica_groups {
             let n = group.len();

@@ -2,6 +2,8 @@
 //!
 //! - [`session`]: one client connection, in-order replies, commands the proxy answers itself;
 //! - [`mapper`]: the command table (refused commands, master-only commands, routing key);
+//! - [`multikey`]: MGET, MSET, DEL, EXISTS, TOUCH, UNLINK over several backends, and merging
+//!   the parts of any split request;
 //! - [`router`]: the 1024-slot table and slot refills;
 //! - [`forward`]: sending a request for a slot, with the sync and semi-async migration methods;
 //! - [`backend`]: pipelined connections to the servers;
@@ -30,6 +32,7 @@ pub mod hold;
 pub mod jodis;
 pub mod listener;
 pub mod mapper;
+pub mod multikey;
 pub mod percore;
 pub mod proxy;
 pub mod pubsub;

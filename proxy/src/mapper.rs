@@ -25,8 +25,8 @@ pub enum Special {
     Info,
     MGet,
     MSet,
-    /// DEL, EXISTS, TOUCH, UNLINK: split per key, integer replies added up (EXISTS counts
-    /// non-zero replies).
+    /// DEL, EXISTS, TOUCH, UNLINK: sent per backend (or per key, see `multikey`), integer
+    /// replies added up.
     SumKeys,
     SlotsInfo,
     SlotsScan,

@@ -15,8 +15,9 @@ use compat::slot::slot_of;
 use crate::dedicated::Dedicated;
 use crate::error::RequestError;
 use crate::mapper::{self, Ext, OpInfo, Special};
+use crate::multikey::{Merge, MergeOp};
 use crate::resp3::Shape;
-use crate::session::{err_reply, Entry, Merge, MergeOp, Session, State};
+use crate::session::{err_reply, Entry, Session, State};
 use crate::sink::Target;
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot (through codis-proxy a transaction or \
@@ -208,7 +209,7 @@ impl Session {
         cmds.push(vec![Bytes::from_static(b"EXEC")]);
         let n = cmds.len();
         let seq = self.next_seq();
-        let merge = Merge { op: MergeOp::Last, parts: (0..n).map(|_| None).collect(), left: n };
+        let merge = Merge::new(MergeOp::Last, n);
         self.entries.push_back(Entry { state: State::Merge(Box::new(merge)), shape });
         let sink = self.sink.clone();
         let targets = (0..n).map(move |part| Target::Session { sink: sink.clone(), seq, part: part as u32 });

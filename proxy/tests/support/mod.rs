@@ -82,7 +82,12 @@ impl ProxyProcess {
     /// (`--fillslots`, so it goes online without a dashboard), quiet unless it fails; `args` are
     /// more flags (e.g. `--ncpu=1`).
     pub fn start_filled(dir: &Path, backend: &str, toml: &str, args: &[&str]) -> ProxyProcess {
-        let slots = serde_json::to_string(&all_on(backend)).expect("slots json");
+        ProxyProcess::start_with_slots(dir, &all_on(backend), toml, args)
+    }
+
+    /// As [`start_filled`](Self::start_filled), with `slots` as the slot table.
+    pub fn start_with_slots(dir: &Path, slots: &[Slot], toml: &str, args: &[&str]) -> ProxyProcess {
+        let slots = serde_json::to_string(slots).expect("slots json");
         std::fs::write(dir.join("slots.json"), slots).expect("write slots.json");
         std::fs::write(dir.join("proxy.toml"), toml).expect("write proxy.toml");
         let child = Command::new(env!("CARGO_BIN_EXE_codis-proxy"))
