@@ -827,7 +827,7 @@ mod tests {
                 0..=5 => {
                     let s = rng.random_range(-5..5) as f64;
                     z.add(s, &m, AddFlags::default(), lim);
-                    model.insert(m, s);
+                    model.insert(m.clone(), s);
                 }
                 6..=7 => {
                     assert_eq!(z.remove(&m), model.remove(&m).is_some());
