@@ -760,7 +760,8 @@ mod tests {
                 for rev in [false, true] {
                     let mut got = Vec::new();
                     z.for_each_in_ranks(a, b, rev, |e| got.push(e.1.clone()));
-                    let mut want: Vec<_> = z.iter().skip(a).take(b.saturating_sub(a)).map(|(m, _)| Sds::new(m)).collect();
+                    let mut want: Vec<_> =
+                        z.iter().skip(a).take(b.saturating_sub(a)).map(|(m, _)| Sds::new(m)).collect();
                     if rev {
                         want.reverse();
                     }
