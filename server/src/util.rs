@@ -68,6 +68,11 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 
 /// Formats like C's `printf("%.17g", d)`, with Redis's spellings for infinities.
 pub fn fmt_g17(d: f64) -> String {
+    // Integral values below 1e15 print as their digits under %.17g (exact, no exponent);
+    // skip the general formatting for them (scores are often integers).
+    if d.fract() == 0.0 && d.abs() < 1e15 && d != 0.0 {
+        return itoa::Buffer::new().format(d as i64).to_owned();
+    }
     fmt_g(d, 17)
 }
 
@@ -329,6 +334,16 @@ mod tests {
         assert_eq!(fmt_g17(1e-5), "1.0000000000000001e-05");
         assert_eq!(fmt_g17(123456789012345678.0), "1.2345678901234568e+17");
         assert_eq!(fmt_g17(f64::INFINITY), "inf");
+        assert_eq!(fmt_g17(-0.0), "-0");
+        assert_eq!(fmt_g17(-42.0), "-42");
+        assert_eq!(fmt_g17(999999999999999.0), "999999999999999");
+        assert_eq!(fmt_g17(1e15), "1000000000000000");
+        assert_eq!(fmt_g17(1e16), "10000000000000000");
+        assert_eq!(fmt_g17(-1e17), "-1e+17");
+        // The integer fast path agrees with the general formatting.
+        for v in [1.0, -1.0, 7.0, 10.0, 123456.0, -987654321.0, 4503599627370496.0 / 8.0, 999999999999999.0] {
+            assert_eq!(fmt_g17(v), fmt_g(v, 17), "{v}");
+        }
     }
 
     #[test]

@@ -65,9 +65,19 @@ const NOT_LEX_RANGE: CmdError = CmdError::fixed("ERR min or max not valid string
 /// C's `strtod` over `s` up to its first NUL: (value, bytes consumed, ERANGE reported).
 fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
     let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
-    let mut buf = Vec::with_capacity(end + 1);
-    buf.extend_from_slice(&s[..end]);
-    buf.push(0);
+    // A NUL-terminated copy: on the stack for the usual short numbers.
+    let mut stack = [0u8; 64];
+    let heap: Vec<u8>;
+    let buf: &[u8] = if end < stack.len() {
+        stack[..end].copy_from_slice(&s[..end]);
+        &stack[..=end]
+    } else {
+        let mut v = Vec::with_capacity(end + 1);
+        v.extend_from_slice(&s[..end]);
+        v.push(0);
+        heap = v;
+        &heap
+    };
     // SAFETY: `buf` is NUL-terminated and outlives the call; strtod only reads it and stores
     // a pointer into it in `eptr`. errno is thread-local.
     unsafe {
@@ -84,6 +94,9 @@ fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
 /// Redis's `string2d` (scores of ZADD/ZINCRBY, WEIGHTS): the whole string must be a number,
 /// no leading space, no overflow, not NaN.
 pub(crate) fn parse_score(s: &[u8]) -> Option<f64> {
+    if let Some(v) = parse_plain_int(s) {
+        return Some(v);
+    }
     if s.is_empty() || s[0].is_ascii_whitespace() || s[0] == 0x0b {
         return None;
     }
@@ -92,6 +105,28 @@ pub(crate) fn parse_score(s: &[u8]) -> Option<f64> {
         return None;
     }
     Some(v)
+}
+
+/// A plain decimal integer (an optional `-`, 1 to 15 digits): exactly representable, so strtod
+/// would give the same double (`-0` included); anything else returns None.
+#[inline]
+fn parse_plain_int(s: &[u8]) -> Option<f64> {
+    let (neg, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(c - b'0');
+    }
+    let v = n as f64;
+    Some(if neg { -v } else { v })
 }
 
 /// One end of a score range (`zslParseRange`): strtod up to the C string's end, `(` for
@@ -730,6 +765,18 @@ mod tests {
         assert_eq!(parse_score(b"1 "), None);
         assert_eq!(parse_score(b""), None);
         assert_eq!(parse_score(b"1\0"), None);
+        assert_eq!(parse_score(b"-0").map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(parse_score(b"007"), Some(7.0));
+        assert_eq!(parse_score(b"-"), None);
+        assert_eq!(parse_score(b"+5"), Some(5.0));
+        assert_eq!(parse_score(b"1234567890123456789"), Some(1234567890123456789.0));
+        assert_eq!(parse_score(&[b'1'; 80]), Some(1.1111111111111111e79));
+        // The integer fast path agrees with strtod.
+        for s in ["0", "9", "-1", "10000", "999999999999999", "-999999999999999", "000000000000001"] {
+            let (v, n, _) = c_strtod(s.as_bytes());
+            assert_eq!(n, s.len());
+            assert_eq!(parse_plain_int(s.as_bytes()).map(f64::to_bits), Some(v.to_bits()), "{s}");
+        }
     }
 
     #[test]

@@ -120,6 +120,27 @@ fn generic(ctx: &mut Ctx, start: usize, store: Option<&Bytes>, mut kind: Kind, m
         return Ok(());
     };
     let z = zset_in(&ctx.state.dbs[ctx.client.db], at);
+    if let (Spec::Rank(a, b), None) = (&spec, store) {
+        // The common case, written straight from the stored entries.
+        let out = &mut *ctx.out;
+        let Some((first, n)) = rank_span(*a, *b, z.len()) else {
+            out.array(0);
+            return Ok(());
+        };
+        out.array(if withscores && !out.resp3 { n * 2 } else { n });
+        let len = z.len();
+        let (start, end) = if rev { (len - first - n, len - first) } else { (first, first + n) };
+        z.for_each_in_ranks(start, end, rev, |(s, m)| {
+            if withscores && out.resp3 {
+                out.array(2);
+            }
+            out.bulk_sds(m);
+            if withscores {
+                out.double(*s);
+            }
+        });
+        return Ok(());
+    }
     let items = select(z, &spec, rev, offset, limit);
     match store {
         Some(dst) => {
@@ -149,22 +170,8 @@ fn select<'a>(z: &'a ZSetValue, spec: &Spec, rev: bool, offset: i64, limit: i64)
     let take = if limit < 0 { usize::MAX } else { limit as usize };
     match spec {
         Spec::Rank(a, b) => {
-            let (mut start, mut end) = (*a, *b);
-            if start < 0 {
-                start += len;
-            }
-            if end < 0 {
-                end += len;
-            }
-            if start < 0 {
-                start = 0;
-            }
-            if start > end || start >= len {
-                return Vec::new();
-            }
-            let end = end.min(len - 1);
-            let n = (end - start + 1) as usize;
-            let from = if rev { (len - 1 - start) as usize } else { start as usize };
+            let Some((start, n)) = rank_span(*a, *b, z.len()) else { return Vec::new() };
+            let from = if rev { len as usize - 1 - start } else { start };
             z.iter_at(from, rev).take(n).collect()
         }
         Spec::Score(r) => {
@@ -181,6 +188,27 @@ fn select<'a>(z: &'a ZSetValue, spec: &Spec, rev: bool, offset: i64, limit: i64)
             z.iter_at(pos, rev).take_while(|(m, _)| if rev { r.gte_min(m) } else { r.lte_max(m) }).take(take).collect()
         }
     }
+}
+
+/// A rank range `a..=b` (negative counts from the end) as (first rank, count) in the reply's
+/// direction; None when it selects nothing.
+fn rank_span(a: i64, b: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let (mut start, mut end) = (a, b);
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= len {
+        return None;
+    }
+    let end = end.min(len - 1);
+    Some((start as usize, (end - start + 1) as usize))
 }
 
 /// Moves `offset` entries away from the first rank of a range; None when that leaves the set.

@@ -14,6 +14,9 @@ mod list;
 
 use std::cmp::Ordering;
 
+use std::hash::BuildHasher;
+
+use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use indexmap::IndexMap;
 use rand::Rng;
 
@@ -42,7 +45,68 @@ struct Big {
     list: ChunkedList,
 }
 
+#[inline]
+fn visit(part: &[ZEntry], rev: bool, f: &mut impl FnMut(&ZEntry)) {
+    if rev {
+        part.iter().rev().for_each(f)
+    } else {
+        part.iter().for_each(f)
+    }
+}
+
+/// What ZADD does to a member that exists with score `cur`: Ok(new score) to update it,
+/// Err(outcome) when it stays as it is.
+#[inline]
+fn update_decision(cur: f64, score: f64, flags: AddFlags) -> Result<f64, AddOutcome> {
+    if flags.nx {
+        return Err(AddOutcome::Nop);
+    }
+    let mut score = score;
+    if flags.incr {
+        score += cur;
+        if score.is_nan() {
+            return Err(AddOutcome::Nan);
+        }
+    }
+    if (flags.lt && score >= cur) || (flags.gt && score <= cur) {
+        return Err(AddOutcome::Nop);
+    }
+    #[allow(clippy::float_cmp)]
+    if score == cur {
+        return Err(AddOutcome::Unchanged(score));
+    }
+    Ok(score)
+}
+
 impl Big {
+    /// `zsetAdd` on the big encoding: the member is hashed once for the look-up and, when
+    /// new, for the insert.
+    fn add(&mut self, score: f64, member: &[u8], flags: AddFlags) -> AddOutcome {
+        let hash = self.map.hasher().hash_one(member);
+        match self.map.raw_entry_mut_v1().from_key_hashed_nocheck(hash, member) {
+            RawEntryMut::Occupied(mut e) => {
+                let cur = *e.get();
+                let score = match update_decision(cur, score, flags) {
+                    Ok(score) => score,
+                    Err(outcome) => return outcome,
+                };
+                *e.get_mut() = score;
+                let moved = self.list.update_score(cur, member, score);
+                debug_assert!(moved, "member in list");
+                AddOutcome::Updated(score)
+            }
+            RawEntryMut::Vacant(e) => {
+                if flags.xx {
+                    return AddOutcome::Nop;
+                }
+                let m = Sds::new(member);
+                e.insert_hashed_nocheck(hash, m.clone(), score);
+                self.list.insert(score, m);
+                AddOutcome::Added(score)
+            }
+        }
+    }
+
     /// Gives memory back after many removals (Redis resizes its dict the same way).
     fn shrink_if_sparse(&mut self) {
         let cap = self.map.capacity();
@@ -330,6 +394,20 @@ impl ZSetValue {
         }
     }
 
+    /// Visits the entries of ascending ranks `start..end` (clamped to the length), lowest
+    /// first, or highest first with `rev`; walks the stored slices directly (ZRANGE by rank).
+    pub fn for_each_in_ranks(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&ZEntry)) {
+        match &self.repr {
+            Repr::Small(v) => {
+                let end = end.min(v.len());
+                let part = if start < end { &v[start..end] } else { &v[..0] };
+                visit(part, rev, &mut f);
+            }
+            Repr::Big(b) if rev => b.list.slices(start, end).rev().for_each(|part| visit(part, true, &mut f)),
+            Repr::Big(b) => b.list.slices(start, end).for_each(|part| visit(part, false, &mut f)),
+        }
+    }
+
     /// Number of leading entries for which `pred(member, score)` holds (a prefix property).
     pub fn partition_point(&self, mut pred: impl FnMut(&[u8], f64) -> bool) -> usize {
         match &self.repr {
@@ -492,24 +570,14 @@ impl ZSetValue {
         if score.is_nan() {
             return AddOutcome::Nan;
         }
+        if let Repr::Big(b) = &mut self.repr {
+            return b.add(score, member, flags);
+        }
         if let Some(cur) = self.score(member) {
-            if flags.nx {
-                return AddOutcome::Nop;
-            }
-            let mut score = score;
-            if flags.incr {
-                score += cur;
-                if score.is_nan() {
-                    return AddOutcome::Nan;
-                }
-            }
-            if (flags.lt && score >= cur) || (flags.gt && score <= cur) {
-                return AddOutcome::Nop;
-            }
-            #[allow(clippy::float_cmp)]
-            if score == cur {
-                return AddOutcome::Unchanged(score);
-            }
+            let score = match update_decision(cur, score, flags) {
+                Ok(score) => score,
+                Err(outcome) => return outcome,
+            };
             self.update_existing(member, cur, score);
             return AddOutcome::Updated(score);
         }
@@ -546,8 +614,8 @@ impl ZSetValue {
                 v.insert(pos, (score, m));
             }
             Repr::Big(b) => {
-                let (_, m) = b.list.remove(cur, member).expect("member in list");
-                b.list.insert(score, m);
+                let moved = b.list.update_score(cur, member, score);
+                debug_assert!(moved, "member in list");
                 if let Some(s) = b.map.get_mut(member) {
                     *s = score;
                 }
@@ -688,6 +756,18 @@ mod tests {
             let lex = LexRange { min: LexItem::Str(b"010".to_vec()), max: LexItem::Max, minex: true, maxex: true };
             let _ = z.first_in_lex(&lex);
             assert_eq!(z.iter_at(98, false).count(), 2);
+            for (a, b) in [(0, 100), (10, 20), (95, 200), (50, 50), (60, 40)] {
+                for rev in [false, true] {
+                    let mut got = Vec::new();
+                    z.for_each_in_ranks(a, b, rev, |e| got.push(e.1.clone()));
+                    let mut want: Vec<_> =
+                        z.iter().skip(a).take(b.saturating_sub(a)).map(|(m, _)| Sds::new(m)).collect();
+                    if rev {
+                        want.reverse();
+                    }
+                    assert_eq!(got, want, "{a}..{b} rev {rev}");
+                }
+            }
             assert_eq!(z.iter_at(1, true).count(), 2);
         }
         let all_eq: Vec<(Sds, f64)> = (0..300).map(|i| (Sds::new(format!("{:03}", i).as_bytes()), 0.0)).collect();
@@ -748,7 +828,7 @@ mod tests {
                 0..=5 => {
                     let s = rng.random_range(-5..5) as f64;
                     z.add(s, &m, AddFlags::default(), lim);
-                    model.insert(m, s);
+                    model.insert(m.clone(), s);
                 }
                 6..=7 => {
                     assert_eq!(z.remove(&m), model.remove(&m).is_some());
@@ -767,6 +847,7 @@ mod tests {
             if let Some((k, _)) = want.first() {
                 assert_eq!(z.rank(k), Some(0));
             }
+            assert_eq!(z.score(&m), model.get(&m).copied());
         }
     }
 }

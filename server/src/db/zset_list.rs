@@ -35,6 +35,9 @@ pub fn cmp_entry(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
 #[derive(Clone, Default)]
 pub struct ChunkedList {
     chunks: Vec<Vec<ZEntry>>,
+    /// The score of each chunk's last entry, kept in one small array so finding a chunk reads
+    /// no chunk memory (a cache miss per probe otherwise); members are read on ties only.
+    tails: Vec<f64>,
     /// 1-based Fenwick tree over `chunks[i].len()`; `fen[0]` is unused.
     fen: Vec<usize>,
     len: usize,
@@ -56,7 +59,7 @@ impl ChunkedList {
             c.extend(it.by_ref().take(fill));
             chunks.push(c);
         }
-        let mut l = ChunkedList { chunks, fen: Vec::new(), len };
+        let mut l = ChunkedList { chunks, tails: Vec::new(), fen: Vec::new(), len };
         l.rebuild();
         l
     }
@@ -77,10 +80,15 @@ impl ChunkedList {
         self.chunks.capacity() * std::mem::size_of::<Vec<ZEntry>>()
             + self.chunks.iter().map(|c| c.capacity() * std::mem::size_of::<ZEntry>()).sum::<usize>()
             + self.fen.capacity() * std::mem::size_of::<usize>()
+            + self.tails.capacity() * std::mem::size_of::<f64>()
     }
 
+    /// Recomputes the Fenwick tree and the tail scores after chunks were split, merged or
+    /// dropped.
     fn rebuild(&mut self) {
         let n = self.chunks.len();
+        self.tails.clear();
+        self.tails.extend(self.chunks.iter().map(|c| c.last().expect("chunks are never empty").0));
         self.fen.clear();
         self.fen.resize(n + 1, 0);
         for i in 1..=n {
@@ -145,11 +153,23 @@ impl ChunkedList {
     /// last entry is not below it, or the last chunk.
     fn chunk_for(&self, score: f64, member: &[u8]) -> usize {
         let n = self.chunks.len();
-        let i = self.chunks.partition_point(|c| {
-            let (s, m) = c.last().expect("chunks are never empty");
-            cmp_entry(*s, m, score, member) == Ordering::Less
-        });
+        // Chunks whose tail score is below `score` come first; among those whose tail score
+        // equals it, the member decides.
+        let mut i = self.tails.partition_point(|t| *t < score);
+        while i < n && self.tails[i] <= score {
+            let (s, m) = self.chunks[i].last().expect("chunks are never empty");
+            if cmp_entry(*s, m, score, member) != Ordering::Less {
+                break;
+            }
+            i += 1;
+        }
         i.min(n.saturating_sub(1))
+    }
+
+    /// Keeps `tails[c]` in step after chunk `c` changed without a split, merge or drop.
+    #[inline]
+    fn sync_tail(&mut self, c: usize) {
+        self.tails[c] = self.chunks[c].last().expect("chunks are never empty").0;
     }
 
     /// Inserts an entry that is not present yet.
@@ -170,8 +190,44 @@ impl ChunkedList {
             self.chunks.insert(ci + 1, tail);
             self.rebuild();
         } else {
+            if off + 1 == chunk.len() {
+                self.sync_tail(ci);
+            }
             self.fen_add(ci, 1);
         }
+    }
+
+    /// Moves `(old, member)` to score `new`; returns false when it is not present. An entry
+    /// that stays between its chunk's neighbours moves inside its chunk (no Fenwick update,
+    /// one memmove of the entries it passes); otherwise it is removed and inserted again.
+    pub fn update_score(&mut self, old: f64, member: &[u8], new: f64) -> bool {
+        let Some((c, o)) = self.find(old, member) else { return false };
+        let above_prev = c == 0 || {
+            let (s, m) = self.chunks[c - 1].last().expect("chunks are never empty");
+            cmp_entry(*s, m, new, member) == Ordering::Less
+        };
+        let below_next = self.chunks.get(c + 1).is_none_or(|next| {
+            let (s, m) = &next[0];
+            cmp_entry(new, member, *s, m) == Ordering::Less
+        });
+        if !(above_prev && below_next) {
+            let (_, m) = self.remove_at(c, o);
+            self.insert(new, m);
+            return true;
+        }
+        let chunk = &mut self.chunks[c];
+        // Entries below the new key; the entry itself counts when it moves up.
+        let p = chunk.partition_point(|(s, m)| cmp_entry(*s, m, new, member) == Ordering::Less);
+        let at = if p > o {
+            chunk[o..p].rotate_left(1);
+            p - 1
+        } else {
+            chunk[p..=o].rotate_right(1);
+            p
+        };
+        chunk[at].0 = new;
+        self.sync_tail(c);
+        true
     }
 
     /// Finds `(score, member)`: its chunk and offset.
@@ -204,6 +260,9 @@ impl ChunkedList {
         let e = self.chunks[c].remove(o);
         self.len -= 1;
         if !self.fix_chunk(c) {
+            if o == self.chunks[c].len() {
+                self.sync_tail(c);
+            }
             self.fen_add(c, -1);
         }
         e
@@ -278,6 +337,21 @@ impl ChunkedList {
             .flat_map(move |(i, c)| if i == 0 { &c[..=off] } else { &c[..] }.iter().rev())
     }
 
+    /// The entries of ranks `start..end` (clamped to the length) as slices of consecutive
+    /// chunks, in ascending order.
+    pub fn slices(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = &[ZEntry]> + '_ {
+        let end = end.min(self.len);
+        let ((ci, off), (cj, last)) =
+            if start < end { (self.locate(start), self.locate(end - 1)) } else { ((0, 0), (0, 0)) };
+        let chunks = if start < end { &self.chunks[ci..=cj] } else { &self.chunks[..0] };
+        let n = chunks.len();
+        chunks.iter().enumerate().map(move |(i, c)| {
+            let lo = if i == 0 { off } else { 0 };
+            let hi = if i + 1 == n { last + 1 } else { c.len() };
+            &c[lo..hi]
+        })
+    }
+
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &ZEntry> + '_ {
         self.chunks.iter().flatten()
     }
@@ -336,6 +410,7 @@ impl ChunkedList {
         for (i, c) in self.chunks.iter().enumerate() {
             assert!(!c.is_empty() && c.len() <= CHUNK_MAX, "chunk {i} has {}", c.len());
             assert_eq!(self.prefix(i), n);
+            assert_eq!(self.tails[i].to_bits(), c.last().unwrap().0.to_bits(), "tail of chunk {i}");
             for e in c {
                 if let Some(p) = prev {
                     assert_eq!(cmp_entry(p.0, &p.1, e.0, &e.1), Ordering::Less);
@@ -345,6 +420,7 @@ impl ChunkedList {
             n += c.len();
         }
         assert_eq!(n, self.len);
+        assert_eq!(self.tails.len(), self.chunks.len());
     }
 }
 
@@ -381,10 +457,43 @@ mod tests {
     }
 
     #[test]
+    fn update_inside_and_across_chunks() {
+        // All scores equal: chunks are told apart by member only.
+        let v: Vec<ZEntry> = (0..2000).map(|i| (0.0, Sds::new(format!("m{i:05}").as_bytes()))).collect();
+        let mut l = ChunkedList::from_sorted(v);
+        l.check();
+        // Same chunk, moving down and up, and to -0 (equal to 0 in the order).
+        assert!(l.update_score(0.0, b"m00100", -0.0));
+        assert!(l.update_score(-0.0, b"m00100", 0.0));
+        assert_eq!(l.rank(0.0, b"m00100"), Some(100));
+        // Across chunks: to the very end and the very start.
+        assert!(l.update_score(0.0, b"m00100", 1.0));
+        assert_eq!(l.rank(1.0, b"m00100"), Some(1999));
+        assert!(l.update_score(1.0, b"m00100", -1.0));
+        assert_eq!(l.rank(-1.0, b"m00100"), Some(0));
+        // The last entry of a chunk moves within it: the chunk's tail changes.
+        let last_of_first = l.chunks[0].last().unwrap().1.clone();
+        assert!(l.update_score(0.0, &last_of_first, -0.5));
+        assert_eq!(l.rank(-0.5, &last_of_first), Some(1));
+        l.check();
+        assert!(!l.update_score(0.0, b"absent", 1.0));
+        assert_eq!(l.len(), 2000);
+    }
+
+    #[test]
     fn iterators_and_ranges() {
         let v: Vec<ZEntry> = (0..1000).map(|i| (i as f64, m(i))).collect();
         let mut l = ChunkedList::from_sorted(v.clone());
         l.check();
+        let all: Vec<_> = l.iter().cloned().collect();
+        for (a, b) in [(0, 0), (0, 1), (0, 1000), (5, 7), (100, 700), (999, 1000), (998, 5000), (1000, 1000), (7, 3)] {
+            let want: Vec<_> = all[a.min(1000)..b.min(1000).max(a.min(1000))].iter().map(|e| e.1.clone()).collect();
+            let got: Vec<_> = l.slices(a, b).flatten().map(|e| e.1.clone()).collect();
+            assert_eq!(got, want, "{a}..{b}");
+            let mut back: Vec<_> = l.slices(a, b).rev().flat_map(|s| s.iter().rev()).map(|e| e.1.clone()).collect();
+            back.reverse();
+            assert_eq!(back, want, "{a}..{b} backwards");
+        }
         let fwd: Vec<_> = l.iter_from(500).take(3).map(|e| e.0).collect();
         assert_eq!(fwd, vec![500.0, 501.0, 502.0]);
         let back: Vec<_> = l.iter_rev_from(2).map(|e| e.0).collect();
@@ -409,7 +518,7 @@ mod tests {
         let mut l = ChunkedList::new();
         let mut model: Vec<ZEntry> = Vec::new();
         for round in 0..30_000 {
-            let op = rng.random_range(0..100);
+            let op = rng.random_range(0..115);
             if op < 55 || model.is_empty() {
                 let score = rng.random_range(0..200) as f64;
                 let mem = m(rng.random_range(0..5000));
@@ -435,6 +544,20 @@ mod tests {
                 assert_eq!(l.pop_first().map(|e| e.1), if model.is_empty() { None } else { Some(model.remove(0).1) });
             } else if op < 96 {
                 assert_eq!(l.pop_last().map(|e| e.1), model.pop().map(|e| e.1));
+            } else if op >= 100 {
+                // Small moves stay inside a chunk; large ones cross chunks.
+                let i = rng.random_range(0..model.len());
+                let (s, mm) = model.remove(i);
+                let new = if op < 108 { s + rng.random_range(-2..=2) as f64 } else { rng.random_range(0..200) as f64 };
+                if model.iter().any(|(s2, m2)| *s2 == new && *m2 == mm) {
+                    model.insert(i, (s, mm));
+                    continue;
+                }
+                assert!(l.update_score(s, &mm, new));
+                let pos = model.partition_point(|(s2, m2)| cmp_entry(*s2, m2, new, &mm) == Ordering::Less);
+                model.insert(pos, (new, mm.clone()));
+                assert_eq!(l.rank(new, &mm), Some(pos));
+                assert!(!l.update_score(s.min(new) - 1000.0, &mm, new));
             } else {
                 let r = rng.random_range(0..model.len().max(1));
                 if let Some(e) = model.get(r) {
