@@ -204,8 +204,20 @@ impl RequestDecoder {
 /// byte: a line with a NUL before its `\r` is never complete (the client eventually hits the
 /// size limit), and we wait the same way.
 fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
-    match memchr::memchr2(b'\r', 0, &buf[from..]) {
-        Some(i) if buf[from + i] == b'\r' => Some(from + i),
+    // Count lines are a few bytes long: a plain loop over the first ones costs less than
+    // setting up the vectorised search, which takes over for longer lines.
+    const SHORT: usize = 24;
+    let head = &buf[from..buf.len().min(from + SHORT)];
+    for (i, &c) in head.iter().enumerate() {
+        match c {
+            b'\r' => return Some(from + i),
+            0 => return None,
+            _ => {}
+        }
+    }
+    let rest = from + head.len();
+    match memchr::memchr2(b'\r', 0, &buf[rest..]) {
+        Some(i) if buf[rest + i] == b'\r' => Some(rest + i),
         _ => None,
     }
 }
@@ -352,6 +364,19 @@ mod tests {
         buf.extend_from_slice(&canonical[10..]);
         assert!(d.decode_frame(&mut buf, &mut args, &mut frame).unwrap());
         assert_eq!(frame.as_deref(), Some(&canonical[..]));
+    }
+
+    #[test]
+    fn find_cr_short_and_long_lines() {
+        assert_eq!(find_cr(b"$3\r\n", 0), Some(2));
+        assert_eq!(find_cr(b"xx$3\r\n", 2), Some(4));
+        assert_eq!(find_cr(b"$3", 0), None);
+        assert_eq!(find_cr(b"$\x003\r\n", 0), None);
+        let mut long = vec![b'1'; 40];
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(find_cr(&long, 0), Some(40));
+        long[30] = 0;
+        assert_eq!(find_cr(&long, 0), None);
     }
 
     #[test]
