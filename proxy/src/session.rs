@@ -242,6 +242,9 @@ impl Session {
                     r?;
                     // Read what is there; an idle session keeps no buffer.
                     if rbuf.capacity() - rbuf.len() < 1024 {
+                        if rbuf.capacity() == 0 {
+                            rbuf = spare::take();
+                        }
                         rbuf.reserve(16 * 1024);
                     }
                     match read_ready(stream, &mut rbuf).await {
@@ -253,7 +256,12 @@ impl Session {
                             last_read = Instant::now();
                             self.read_at = last_read;
                         }
-                        None => continue,
+                        None => {
+                            if rbuf.is_empty() {
+                                spare::give(std::mem::take(&mut rbuf));
+                            }
+                            continue;
+                        }
                         Some(Err(e)) => return Err(e),
                     }
                     loop {
@@ -277,7 +285,7 @@ impl Session {
                     args.clear();
                     frame = None;
                     if rbuf.is_empty() && rbuf.capacity() > 0 {
-                        rbuf = BytesMut::new();
+                        spare::give(std::mem::take(&mut rbuf));
                     }
                     self.flush_stats();
                 }
@@ -860,6 +868,40 @@ impl Session {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Read buffers between a session's reads. A session holds a buffer only while it has bytes
+/// not yet decoded, so idle sessions cost none; the sessions of a worker pass a few buffers
+/// around instead of allocating and freeing 16 KB (and the header `freeze` adds) per read.
+mod spare {
+    use std::cell::RefCell;
+
+    use bytes::BytesMut;
+
+    /// Buffers kept per thread; larger ones (after a big request) are freed.
+    const KEEP: usize = 4;
+    const MAX_CAPACITY: usize = 64 * 1024;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn take() -> BytesMut {
+        SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+    }
+
+    /// Keeps an empty buffer for the next read. One whose bytes are still referenced (by a held
+    /// request) is safe to keep: `reserve` allocates anew rather than reuse shared memory.
+    pub(super) fn give(buf: BytesMut) {
+        if buf.is_empty() && buf.capacity() <= MAX_CAPACITY {
+            SPARE.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < KEEP {
+                    s.push(buf);
+                }
+            });
         }
     }
 }
