@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 use crate::config::Config;
 use crate::error::BackendError;
 use crate::router::SlotRoute;
-use crate::sink::Target;
+use crate::sink::{Delivery, Sink, Target};
 
 const STATE_DOWN: u8 = 0;
 const STATE_CONNECTED: u8 = 1;
@@ -366,6 +366,7 @@ async fn serve(conn: &BackendConn, config: &Config, mut stream: TcpStream) -> Re
         wbuf: BytesMut::with_capacity(16 * 1024),
         rbuf: BytesMut::with_capacity(16 * 1024),
         inflight: VecDeque::new(),
+        deliveries: Vec::new(),
         scanner: ReplyScanner::new(),
         max_pipeline: config.backend_max_pipeline.max(1),
         last_progress: Instant::now(),
@@ -410,6 +411,8 @@ struct ConnIo {
     wbuf: BytesMut,
     rbuf: BytesMut,
     inflight: VecDeque<Pending>,
+    /// Replies on their way to one session's sink (kept for its allocation).
+    deliveries: Vec<Delivery>,
     scanner: ReplyScanner,
     max_pipeline: usize,
     last_progress: Instant,
@@ -437,7 +440,12 @@ impl ConnIo {
                     }
                 } else {
                     std::mem::swap(&mut self.wbuf, &mut q.out);
-                    self.inflight.extend(q.pending.drain(..));
+                    if self.inflight.is_empty() {
+                        // Swapping keeps both allocations and moves no entries.
+                        std::mem::swap(&mut self.inflight, &mut q.pending);
+                    } else {
+                        self.inflight.extend(q.pending.drain(..));
+                    }
                     q.lens.clear();
                     progress = true;
                 }
@@ -502,13 +510,37 @@ impl ConnIo {
     }
 
     fn dispatch_replies(&mut self, conn: &BackendConn) -> Result<(), ConnError> {
+        // Consecutive replies for one session (its pipelined requests sit together in the
+        // queue) go into its sink under one lock, with at most one wake-up.
+        let mut batch: Option<Arc<Sink>> = None;
+        let result = self.scan_replies(conn, &mut batch);
+        if let Some(sink) = batch {
+            sink.deliver_all(&mut self.deliveries);
+        }
+        result
+    }
+
+    fn scan_replies(&mut self, conn: &BackendConn, batch: &mut Option<Arc<Sink>>) -> Result<(), ConnError> {
         while let Some(n) = self.scanner.scan(&self.rbuf).map_err(|e| ConnError::Protocol(e.to_string()))? {
             let reply = self.rbuf.split_to(n).freeze();
             if reply[0] == b'-' {
                 note_stale(conn, &reply);
             }
             let Some(p) = self.inflight.pop_front() else { return Err(ConnError::Unexpected) };
-            p.answer(Ok(reply));
+            match p.target {
+                Target::Session { sink, seq, part } => {
+                    if batch.as_ref().is_some_and(|b| !Arc::ptr_eq(b, &sink)) {
+                        if let Some(b) = batch.take() {
+                            b.deliver_all(&mut self.deliveries);
+                        }
+                    }
+                    if batch.is_none() {
+                        *batch = Some(sink);
+                    }
+                    self.deliveries.push(Delivery { seq, part, reply: Ok(reply) });
+                }
+                target => target.send(Ok(reply)),
+            }
         }
         Ok(())
     }

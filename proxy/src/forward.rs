@@ -38,6 +38,21 @@ pub async fn forward<A: AsRef<[u8]>>(
     args: &[A],
     origin: &Origin<'_>,
 ) -> Result<Option<Bytes>, RequestError> {
+    forward_frame(router, slot, hkey, master_only, args, None, origin).await
+}
+
+/// [`forward`], given also `frame`: the client's bytes of `args` when they are already the
+/// multibulk encoding the backend would get (see `RequestDecoder::decode_frame`); they are
+/// copied as they are instead of being encoded again.
+pub async fn forward_frame<A: AsRef<[u8]>>(
+    router: &Router,
+    slot: usize,
+    hkey: Option<&[u8]>,
+    master_only: bool,
+    args: &[A],
+    frame: Option<&[u8]>,
+    origin: &Origin<'_>,
+) -> Result<Option<Bytes>, RequestError> {
     let hkey = hkey.filter(|k| !k.is_empty());
     let mut loops = 0u32;
     loop {
@@ -68,7 +83,11 @@ pub async fn forward<A: AsRef<[u8]>>(
         }
         let target = Target::Session { sink: origin.sink.clone(), seq: origin.seq, part: origin.part };
         let guard = Guard::One(route.clone());
-        conn.push(|out| encode_command(out, args), Pending { target, guard });
+        let pending = Pending { target, guard };
+        match frame {
+            Some(frame) => conn.push(|out| out.extend_from_slice(frame), pending),
+            None => conn.push(|out| encode_command(out, args), pending),
+        }
         return Ok(None);
     }
 }

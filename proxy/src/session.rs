@@ -16,7 +16,7 @@ use compat::slot::{slot_of, MAX_SLOT_NUM};
 
 use crate::backend::{encode_command, Guard, Pending, SharedBackend};
 use crate::error::{BackendError, RequestError};
-use crate::forward::{forward, Origin};
+use crate::forward::{forward, forward_frame, Origin};
 use crate::listener::ClientIo;
 use crate::mapper::{self, Ext, OpInfo, Special};
 use crate::multikey::{merge, Merge, MergeOp};
@@ -150,6 +150,7 @@ impl Session {
         let mut rbuf = BytesMut::new();
         let mut decoder = RequestDecoder::default();
         let mut args: Vec<Bytes> = Vec::new();
+        let mut frame: Option<Bytes> = None;
         let recv_timeout = config.session_recv_timeout;
         let mut last_read = Instant::now();
         let idle = tokio::time::sleep(if recv_timeout.is_zero() { Duration::from_secs(86400) } else { recv_timeout });
@@ -211,6 +212,9 @@ impl Session {
                     r?;
                     // Read what is there; an idle session keeps no buffer.
                     if rbuf.capacity() - rbuf.len() < 1024 {
+                        if rbuf.capacity() == 0 {
+                            rbuf = spare::take();
+                        }
                         rbuf.reserve(16 * 1024);
                     }
                     match read_ready(stream, &mut rbuf).await {
@@ -222,13 +226,18 @@ impl Session {
                             last_read = Instant::now();
                             self.read_at = last_read;
                         }
-                        None => continue,
+                        None => {
+                            if rbuf.is_empty() {
+                                spare::give(std::mem::take(&mut rbuf));
+                            }
+                            continue;
+                        }
                         Some(Err(e)) => return Err(e),
                     }
                     loop {
-                        match decoder.decode_into(&mut rbuf, &mut args) {
+                        match decoder.decode_frame(&mut rbuf, &mut args, &mut frame) {
                             Ok(true) => {
-                                self.handle(&args).await;
+                                self.handle(&args, frame.as_deref()).await;
                                 if self.stop.is_some() {
                                     break;
                                 }
@@ -244,8 +253,9 @@ impl Session {
                         }
                     }
                     args.clear();
+                    frame = None;
                     if rbuf.is_empty() && rbuf.capacity() > 0 {
-                        rbuf = BytesMut::new();
+                        spare::give(std::mem::take(&mut rbuf));
                     }
                     self.flush_stats();
                 }
@@ -425,7 +435,8 @@ impl Session {
         self.seed >> 16
     }
 
-    async fn handle(&mut self, args: &[Bytes]) {
+    /// Handles one request; `frame` is its bytes when they can be forwarded as they are.
+    async fn handle(&mut self, args: &[Bytes], frame: Option<&[u8]>) {
         self.ops += 1;
         // Every request of one read shares that read's time.
         self.cmds.begin(self.next_seq(), &args[0], self.read_at);
@@ -475,7 +486,7 @@ impl Session {
                     }
                     // Subscribers are on the master of the channel's slot.
                     let info = OpInfo { flags: mapper::WRITE, ..info };
-                    self.dispatch(args, &info).await
+                    self.dispatch(args, &info, frame).await
                 }
                 Ext::Transaction => self.handle_transaction(name, args, &info).await,
                 Ext::Blocking => self.handle_blocking(args, &info).await,
@@ -509,11 +520,11 @@ impl Session {
                     1 if matches!(name, "DEL" | "EXISTS") => {
                         self.push_done(err_reply(&format!("ERR wrong number of arguments for '{name}' command")), false)
                     }
-                    1 | 2 => self.dispatch(args, &info).await,
+                    1 | 2 => self.dispatch(args, &info, frame).await,
                     _ => self.split(args, &info, op, 1).await,
                 }
             }
-            _ => self.dispatch(args, &info).await,
+            _ => self.dispatch(args, &info, frame).await,
         }
     }
 
@@ -615,7 +626,7 @@ impl Session {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0) as usize)
                 % MAX_SLOT_NUM;
-            return self.dispatch_slot(args, info, slot, None).await;
+            return self.dispatch_slot(args, info, slot, None, None).await;
         }
         let addr = String::from_utf8_lossy(&args[1]).into_owned();
         let mut rest: Vec<&[u8]> = Vec::with_capacity(args.len() - 1);
@@ -640,7 +651,7 @@ impl Session {
             return self.push_done(err_reply("ERR wrong number of arguments for 'SLOTSSCAN' command"), false);
         }
         match self.parse_slot(&args[1]) {
-            Ok(slot) => self.dispatch_slot(args, info, slot, None).await,
+            Ok(slot) => self.dispatch_slot(args, info, slot, None, None).await,
             Err(reply) => self.push_done(reply, false),
         }
     }
@@ -689,14 +700,21 @@ impl Session {
     }
 
     /// Forwards a request by the hash of its key.
-    async fn dispatch(&mut self, args: &[Bytes], info: &OpInfo) {
+    async fn dispatch(&mut self, args: &[Bytes], info: &OpInfo, frame: Option<&[u8]>) {
         let hkey = args.get(info.key_index as usize).map(|k| &k[..]);
         // A request without its key hashes the empty string, slot 0, as in Go.
         let slot = slot_of(hkey.unwrap_or(b""));
-        self.dispatch_slot(args, info, slot, hkey).await
+        self.dispatch_slot(args, info, slot, hkey, frame).await
     }
 
-    async fn dispatch_slot(&mut self, args: &[Bytes], info: &OpInfo, slot: usize, hkey: Option<&[u8]>) {
+    async fn dispatch_slot(
+        &mut self,
+        args: &[Bytes],
+        info: &OpInfo,
+        slot: usize,
+        hkey: Option<&[u8]>,
+        frame: Option<&[u8]>,
+    ) {
         let seq = self.next_seq();
         let shape = self.shape(info, args);
         self.entries.push_back(Entry { state: State::Wait, shape });
@@ -705,7 +723,8 @@ impl Session {
         }
         let seed = self.next_seed();
         let origin = Origin { sink: &self.sink, seq, part: 0, database: self.database, seed };
-        let result = forward(&self.shared.router, slot, hkey, info.is_master_only(), args, &origin).await;
+        let router = &self.shared.router;
+        let result = forward_frame(router, slot, hkey, info.is_master_only(), args, frame, &origin).await;
         match result {
             Ok(None) => {}
             Err(RequestError::BackendDown) => self.hold(seq, 0, slot, args.to_vec()),
@@ -713,6 +732,40 @@ impl Session {
                 self.apply(Delivery { seq, part: 0, reply: Ok(reply) });
             }
             Err(e) => self.fail_entry(seq, e),
+        }
+    }
+}
+
+/// Read buffers between a session's reads. A session holds a buffer only while it has bytes
+/// not yet decoded, so idle sessions cost none; the sessions of a worker pass a few buffers
+/// around instead of allocating and freeing 16 KB (and the header `freeze` adds) per read.
+mod spare {
+    use std::cell::RefCell;
+
+    use bytes::BytesMut;
+
+    /// Buffers kept per thread; larger ones (after a big request) are freed.
+    const KEEP: usize = 4;
+    const MAX_CAPACITY: usize = 64 * 1024;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn take() -> BytesMut {
+        SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+    }
+
+    /// Keeps an empty buffer for the next read. One whose bytes are still referenced (by a held
+    /// request) is safe to keep: `reserve` allocates anew rather than reuse shared memory.
+    pub(super) fn give(buf: BytesMut) {
+        if buf.is_empty() && buf.capacity() <= MAX_CAPACITY {
+            SPARE.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < KEEP {
+                    s.push(buf);
+                }
+            });
         }
     }
 }

@@ -45,6 +45,24 @@ impl Sink {
         }
     }
 
+    /// Queues every delivery of `batch` (leaving it empty), in order, with one notification.
+    pub fn deliver_all(&self, batch: &mut Vec<Delivery>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut q = self.queue.lock();
+        let was_empty = q.is_empty();
+        if was_empty {
+            std::mem::swap(&mut *q, batch);
+        } else {
+            q.append(batch);
+        }
+        drop(q);
+        if was_empty {
+            self.notify.notify_one();
+        }
+    }
+
     /// Moves every queued delivery into `out` (which should be empty), keeping allocations.
     pub fn take(&self, out: &mut Vec<Delivery>) {
         std::mem::swap(&mut *self.queue.lock(), out);

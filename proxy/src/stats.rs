@@ -246,6 +246,9 @@ impl Usage {
 #[derive(Debug)]
 pub struct SessionCmds {
     pending: VecDeque<(u64, usize, Instant)>,
+    /// The last (read time, write time, nanoseconds) computed: the requests of one read share
+    /// their read time and the replies of one write their write time.
+    span: Option<(Instant, Instant, u64)>,
     ops: Vec<(Box<str>, LocalOp)>,
     /// Index in `ops` of the last command begun.
     last: usize,
@@ -262,7 +265,7 @@ struct LocalOp {
 
 impl Default for SessionCmds {
     fn default() -> Self {
-        SessionCmds { pending: VecDeque::new(), ops: Vec::new(), last: 0, last_flush: Instant::now() }
+        SessionCmds { pending: VecDeque::new(), span: None, ops: Vec::new(), last: 0, last_flush: Instant::now() }
     }
 }
 
@@ -298,9 +301,17 @@ impl SessionCmds {
             }
             self.pending.pop_front();
             if s == seq {
+                let nsecs = match self.span {
+                    Some((s, n, d)) if s == start && n == now => d,
+                    _ => {
+                        let d = now.saturating_duration_since(start).as_nanos() as u64;
+                        self.span = Some((start, now, d));
+                        d
+                    }
+                };
                 let op = &mut self.ops[idx].1;
                 op.calls += 1;
-                op.nsecs += now.saturating_duration_since(start).as_nanos() as u64;
+                op.nsecs += nsecs;
                 if reply.first() == Some(&b'-') {
                     op.errors += 1;
                 }
@@ -384,6 +395,29 @@ mod tests {
         stats.reset();
         assert!(stats.op_stats().is_empty());
         assert_eq!(stats.ops_fails.load(Ordering::Relaxed), 0);
+    }
+
+    /// Replies written together share one clock reading, requests read together another; the
+    /// time of each request is still its own reply time minus its own read time.
+    #[test]
+    fn usecs_sum_each_request_span() {
+        let stats = Stats::default();
+        let mut s = SessionCmds::default();
+        let t0 = Instant::now();
+        let (t1, t2, t3) =
+            (t0 + Duration::from_millis(1), t0 + Duration::from_millis(5), t0 + Duration::from_millis(7));
+        s.begin(0, b"GET", t0);
+        s.begin(1, b"GET", t0);
+        s.begin(2, b"GET", t1);
+        s.end(0, b"$-1\r\n", t2);
+        s.end(1, b"$-1\r\n", t2);
+        s.end(2, b"$-1\r\n", t2);
+        s.begin(3, b"GET", t1);
+        s.end(3, b"$-1\r\n", t3);
+        s.flush(&stats, true);
+        let all = stats.op_stats();
+        // 5 + 5 + 4 + 6 ms.
+        assert_eq!((all[0].calls, all[0].usecs), (4, 20_000));
     }
 
     #[test]

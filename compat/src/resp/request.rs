@@ -44,6 +44,9 @@ pub struct RequestDecoder {
     bulk_len: Option<usize>,
     /// Argument ranges of the current request, relative to the buffer start.
     ranges: Vec<(usize, usize)>,
+    /// The current request is written exactly as [`super::write`] would encode its arguments
+    /// (every line ends in CRLF, no `$-0`), so its bytes can be forwarded as they are.
+    canonical: bool,
 }
 
 impl RequestDecoder {
@@ -70,7 +73,22 @@ impl RequestDecoder {
     /// Like [`decode`](Self::decode), but fills `args` (cleared first) so a connection can reuse
     /// one vector for all its requests. Returns whether a request was decoded.
     pub fn decode_into(&mut self, buf: &mut BytesMut, args: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
+        let mut frame = None;
+        self.decode_frame(buf, args, &mut frame)
+    }
+
+    /// Like [`decode_into`](Self::decode_into), and also sets `frame` to the request's bytes
+    /// when they are a multibulk request in the canonical encoding (byte for byte what encoding
+    /// `args` as a multibulk would give), `None` otherwise: a proxy can forward those bytes
+    /// without encoding the arguments again.
+    pub fn decode_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        args: &mut Vec<Bytes>,
+        frame: &mut Option<Bytes>,
+    ) -> Result<bool, ProtocolError> {
         args.clear();
+        *frame = None;
         loop {
             if buf.is_empty() {
                 return Ok(false);
@@ -100,6 +118,8 @@ impl RequestDecoder {
                 }
                 self.pos = eol + 2;
                 self.remaining = count as usize;
+                // Redis skips the byte after '\r' unchecked, and so does this decoder.
+                self.canonical = buf[eol + 1] == b'\n';
                 self.ranges.clear();
                 self.ranges.reserve(self.remaining.min(1024));
             }
@@ -127,6 +147,8 @@ impl RequestDecoder {
                             Some(n) if n >= 0 && n as usize <= self.limits.max_bulk_len => n as usize,
                             _ => return Err(ProtocolError::new("invalid bulk length")),
                         };
+                        // `$-0` parses as 0 but is not how 0 is written.
+                        self.canonical &= buf[eol + 1] == b'\n' && buf[self.pos + 1] != b'-';
                         self.pos = eol + 2;
                         self.bulk_len = Some(len);
                         len
@@ -136,13 +158,17 @@ impl RequestDecoder {
                     return Ok(false);
                 }
                 self.ranges.push((self.pos, self.pos + len));
+                self.canonical &= &buf[self.pos + len..self.pos + len + 2] == b"\r\n";
                 self.pos += len + 2;
                 self.bulk_len = None;
                 self.remaining -= 1;
             }
-            let frame = buf.split_to(self.pos).freeze();
+            let whole = buf.split_to(self.pos).freeze();
             self.pos = 0;
-            args.extend(self.ranges.drain(..).map(|(s, e)| frame.slice(s..e)));
+            args.extend(self.ranges.drain(..).map(|(s, e)| whole.slice(s..e)));
+            if self.canonical {
+                *frame = Some(whole);
+            }
             return Ok(true);
         }
     }
@@ -178,8 +204,20 @@ impl RequestDecoder {
 /// byte: a line with a NUL before its `\r` is never complete (the client eventually hits the
 /// size limit), and we wait the same way.
 fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
-    match memchr::memchr2(b'\r', 0, &buf[from..]) {
-        Some(i) if buf[from + i] == b'\r' => Some(from + i),
+    // Count lines are a few bytes long: a plain loop over the first ones costs less than
+    // setting up the vectorised search, which takes over for longer lines.
+    const SHORT: usize = 24;
+    let head = &buf[from..buf.len().min(from + SHORT)];
+    for (i, &c) in head.iter().enumerate() {
+        match c {
+            b'\r' => return Some(from + i),
+            0 => return None,
+            _ => {}
+        }
+    }
+    let rest = from + head.len();
+    match memchr::memchr2(b'\r', 0, &buf[rest..]) {
+        Some(i) if buf[rest + i] == b'\r' => Some(rest + i),
         _ => None,
     }
 }
@@ -283,6 +321,62 @@ mod tests {
         let (cmds, r) = dec(b"*1\x00\r\n$4\r\nPING\r\n");
         r.unwrap();
         assert!(cmds.is_empty());
+    }
+
+    /// The frame is handed out only when re-encoding the arguments would give the same bytes.
+    #[test]
+    fn frame_only_for_canonical_multibulk() {
+        let frame_of = |input: &[u8]| {
+            let mut d = RequestDecoder::default();
+            let mut buf = BytesMut::from(input);
+            let mut args = Vec::new();
+            let mut frame = None;
+            assert!(d.decode_frame(&mut buf, &mut args, &mut frame).unwrap());
+            let mut encoded = BytesMut::new();
+            crate::resp::write::header(&mut encoded, b'*', args.len() as i64);
+            for a in &args {
+                crate::resp::write::bulk(&mut encoded, a);
+            }
+            (frame.map(|f| f.to_vec()), encoded.to_vec())
+        };
+        let canonical = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n";
+        let (frame, encoded) = frame_of(canonical);
+        assert_eq!(frame.as_deref(), Some(&canonical[..]));
+        assert_eq!(encoded, canonical);
+        // Accepted (as by Redis) but written differently from the encoder's output.
+        for odd in [
+            &b"*2\rx$3\r\nGET\r\n$1\r\nk\r\n"[..],
+            b"*2\r\n$3\rxGET\r\n$1\r\nk\r\n",
+            b"*2\r\n$3\r\nGETxx$1\r\nk\r\n",
+            b"*2\r\n$3\r\nGET\r\n$-0\r\n\r\n",
+        ] {
+            let (frame, encoded) = frame_of(odd);
+            assert_eq!(frame, None, "{:?}", String::from_utf8_lossy(odd));
+            assert_ne!(encoded, odd);
+        }
+        // Inline requests have no multibulk frame.
+        assert_eq!(frame_of(b"GET k\r\n").0, None);
+        // Split over reads: still the whole frame.
+        let mut d = RequestDecoder::default();
+        let (mut args, mut frame) = (Vec::new(), None);
+        let mut buf = BytesMut::from(&canonical[..10]);
+        assert!(!d.decode_frame(&mut buf, &mut args, &mut frame).unwrap());
+        buf.extend_from_slice(&canonical[10..]);
+        assert!(d.decode_frame(&mut buf, &mut args, &mut frame).unwrap());
+        assert_eq!(frame.as_deref(), Some(&canonical[..]));
+    }
+
+    #[test]
+    fn find_cr_short_and_long_lines() {
+        assert_eq!(find_cr(b"$3\r\n", 0), Some(2));
+        assert_eq!(find_cr(b"xx$3\r\n", 2), Some(4));
+        assert_eq!(find_cr(b"$3", 0), None);
+        assert_eq!(find_cr(b"$\x003\r\n", 0), None);
+        let mut long = vec![b'1'; 40];
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(find_cr(&long, 0), Some(40));
+        long[30] = 0;
+        assert_eq!(find_cr(&long, 0), None);
     }
 
     #[test]
