@@ -16,7 +16,7 @@ use compat::slot::{slot_of, MAX_SLOT_NUM};
 
 use crate::backend::{encode_command, Guard, Pending, SharedBackend};
 use crate::error::{BackendError, RequestError};
-use crate::forward::{forward, forward_frame, Origin};
+use crate::forward::{forward_frame, Origin};
 use crate::listener::ClientIo;
 use crate::mapper::{self, Ext, OpInfo, Special};
 use crate::multikey::{merge, Merge, MergeOp};
