@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use codis_proxy::{Config, Slot};
 use conformance::server::{free_port, Kind, Server, TempDir};
@@ -89,12 +89,7 @@ fn start_proxy(slots: &[Slot]) -> (ProxyProcess, u16, TempDir) {
     let admin = free_port().unwrap();
     let toml = format!("proxy_addr = \"127.0.0.1:{port}\"\nadmin_addr = \"127.0.0.1:{admin}\"\n");
     let proc = ProxyProcess::start_with_slots(dir.path(), slots, &toml, &[]);
-    let t = Instant::now();
-    let online = || Conn::connect(port).ok()?.call(&["PING"]).ok().map(|r| raw(&r) == "+PONG\r\n");
-    while online() != Some(true) {
-        assert!(t.elapsed() < Duration::from_secs(20), "proxy did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    ProxyProcess::wait_answering(port);
     (proc, port, dir)
 }
 

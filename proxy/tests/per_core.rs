@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use conformance::server::{free_port, Kind, Server, TempDir};
 use conformance::Conn;
@@ -17,13 +17,7 @@ fn start_binary(backend: &str, workers: usize, extra_toml: &str) -> (ProxyProces
     let admin = free_port().unwrap();
     let toml = format!("proxy_addr = \"127.0.0.1:{port}\"\nadmin_addr = \"127.0.0.1:{admin}\"\n{extra_toml}\n");
     let proc = ProxyProcess::start_filled(dir.path(), backend, &toml, &[&format!("--ncpu={workers}")]);
-    let t = Instant::now();
-    // Accepting starts before the slots are online: wait for a request that reaches the backend.
-    let online = || Conn::connect(port).ok()?.call(&["PING"]).ok().map(|r| raw(&r) == "+PONG\r\n");
-    while online() != Some(true) {
-        assert!(t.elapsed() < Duration::from_secs(20), "proxy did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    ProxyProcess::wait_answering(port);
     (proc, port, dir)
 }
 

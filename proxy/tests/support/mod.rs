@@ -102,6 +102,17 @@ impl ProxyProcess {
         ProxyProcess(child)
     }
 
+    /// Waits until the proxy on `port` answers PING through a backend (accepting starts before
+    /// the slots are online).
+    pub fn wait_answering(port: u16) {
+        let t = Instant::now();
+        let online = || Conn::connect(port).ok()?.call(&["PING"]).ok().map(|r| raw(&r) == "+PONG\r\n");
+        while online() != Some(true) {
+            assert!(t.elapsed() < Duration::from_secs(20), "proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGTERM, then waits for the exit (Go's proxy closes on SIGTERM too).
     pub fn terminate(&mut self) {
         // SAFETY: signals our own child process.

@@ -551,25 +551,8 @@ fn zremrange_generic(ctx: &mut Ctx, kind: RemKind) -> CmdResult {
         return Ok(());
     };
     let z = zset_in_mut(&mut ctx.state.dbs[ctx.client.db], at);
-    let len = z.len() as i64;
     let span = match kind {
-        RemKind::Rank => {
-            let (mut start, mut end) = ranks;
-            if start < 0 {
-                start += len;
-            }
-            if end < 0 {
-                end += len;
-            }
-            if start < 0 {
-                start = 0;
-            }
-            if start > end || start >= len {
-                None
-            } else {
-                Some((start as usize, end.min(len - 1) as usize + 1))
-            }
-        }
+        RemKind::Rank => range::rank_span(ranks.0, ranks.1, z.len()).map(|(start, n)| (start, start + n)),
         RemKind::Score => {
             let r = score.expect("parsed");
             z.first_in_score(&r).map(|a| (a, a + z.count_in_score(&r)))

@@ -192,7 +192,7 @@ fn select<'a>(z: &'a ZSetValue, spec: &Spec, rev: bool, offset: i64, limit: i64)
 
 /// A rank range `a..=b` (negative counts from the end) as (first rank, count) in the reply's
 /// direction; None when it selects nothing.
-fn rank_span(a: i64, b: i64, len: usize) -> Option<(usize, usize)> {
+pub(super) fn rank_span(a: i64, b: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
     let (mut start, mut end) = (a, b);
     if start < 0 {
