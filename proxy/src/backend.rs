@@ -247,18 +247,21 @@ async fn run(conn: Arc<BackendConn>, config: Arc<Config>) {
     tracing::warn!(addr = %conn.addr, db = conn.database, "backend conn start service");
     let mut fails = 0u32;
     let mut delay_ms = 0u64;
+    // A connection that was up failed: the next one must prove the server answers.
+    let mut lost = false;
     loop {
         if conn.is_closed() {
             conn.fail_queued(&BackendError::Reset);
             break;
         }
-        let result = match connect(&conn, &config).await {
+        let result = match connect(&conn, &config, lost).await {
             Ok(stream) => {
                 fails = 0;
                 delay_ms = 0;
                 conn.state.store(STATE_CONNECTED, Ordering::Release);
                 let r = serve(&conn, &config, stream).await;
                 conn.state.store(STATE_DOWN, Ordering::Release);
+                lost = r.is_err();
                 r
             }
             Err(e) => Err(e),
@@ -296,6 +299,9 @@ pub(crate) enum ConnError {
     Handshake { what: &'static str, msg: String },
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// The server closed the connection (Go's `io.EOF`, which its messages print as `EOF`).
+    #[error("EOF")]
+    Eof,
     #[error("bad reply from backend: {0}")]
     Protocol(String),
     #[error("backend sent a reply nobody asked for")]
@@ -304,8 +310,18 @@ pub(crate) enum ConnError {
     Timeout(Duration),
 }
 
-async fn connect(conn: &BackendConn, config: &Config) -> Result<TcpStream, ConnError> {
-    open(&conn.addr, conn.database, config).await
+/// Connects for the connection task. After a lost connection, a server killed a moment ago may
+/// still complete a connection from its listen backlog and reset it right after; requests
+/// written there would fail although the server never saw them. So a reconnection that has no
+/// AUTH or SELECT to confirm it sends a PING first, and the requests stay queued (held, with
+/// `backend_failover_hold`) until the server answers.
+async fn connect(conn: &BackendConn, config: &Config, verify: bool) -> Result<TcpStream, ConnError> {
+    let mut stream = open(&conn.addr, conn.database, config).await?;
+    if verify && config.product_auth.is_empty() && conn.database == 0 {
+        // Any reply will do (a loading server answers -LOADING): it is alive.
+        read_reply(&mut stream, &[b"PING".as_slice()]).await?;
+    }
+    Ok(stream)
 }
 
 /// Connects to `addr` and authenticates and selects `database` as the proxy's connections do.
@@ -335,6 +351,15 @@ pub(crate) async fn open(addr: &str, database: u32, config: &Config) -> Result<T
 
 /// Sends one command and expects a status reply.
 async fn handshake(stream: &mut TcpStream, args: &[&[u8]], what: &'static str) -> Result<(), ConnError> {
+    let reply = read_reply(stream, args).await?;
+    match reply.first() {
+        Some(b'+') => Ok(()),
+        _ => Err(ConnError::Handshake { what, msg: String::from_utf8_lossy(&reply).trim_end().to_string() }),
+    }
+}
+
+/// Sends one command and reads its reply, whatever it is.
+async fn read_reply(stream: &mut TcpStream, args: &[&[u8]]) -> Result<BytesMut, ConnError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut out = BytesMut::new();
     encode_command(&mut out, args);
@@ -349,14 +374,11 @@ async fn handshake(stream: &mut TcpStream, args: &[&[u8]], what: &'static str) -
             .await
             .map_err(|_| ConnError::Timeout(Duration::from_secs(5)))??;
         if read == 0 {
-            return Err(ConnError::Io(io::ErrorKind::UnexpectedEof.into()));
+            return Err(ConnError::Eof);
         }
     };
-    let reply = &buf[..n];
-    match reply.first() {
-        Some(b'+') => Ok(()),
-        _ => Err(ConnError::Handshake { what, msg: String::from_utf8_lossy(reply).trim_end().to_string() }),
-    }
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// One connected round: move queued requests to the socket and replies to their sessions.
@@ -498,7 +520,7 @@ impl ConnIo {
             Poll::Ready(Ok(())) => {
                 let n = rb.filled().len();
                 if n == 0 {
-                    return Poll::Ready(Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()));
+                    return Poll::Ready(Err(ConnError::Eof));
                 }
                 // SAFETY: poll_read initialised the first `n` bytes of the spare capacity.
                 unsafe { self.rbuf.set_len(self.rbuf.len() + n) };

@@ -300,7 +300,13 @@ fn backend_failures() {
     assert_eq!(text(&c.call(&["SET", "k", "v"]).unwrap()), "+OK\r\n");
     a.stop();
     let got = text(&c.call(&["GET", "k"]).unwrap());
-    assert_eq!(got, "-ERR handle response, backend conn reset\r\n");
+    // Go's two answers (both in its failover recording): the request was cut off before the
+    // proxy saw the close, or it went out just before and met it.
+    assert!(
+        got == "-ERR handle response, backend conn reset\r\n"
+            || got == "-ERR handle response, backend conn failure, EOF\r\n",
+        "{got}"
+    );
     // session_break_on_failure: the error is written, then the session closes.
     let p = TestProxy::start(Config { session_break_on_failure: true, ..Config::default() }, &all_on(&addr(a.port())));
     let mut c = p.conn();
