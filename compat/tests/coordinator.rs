@@ -121,10 +121,12 @@ async fn zookeeper_layout_acls_and_session_expiry() {
     let mut sig = zc.create_ephemeral(&path, b"online").await.unwrap();
     let old = zc.session_id().await.unwrap();
     // On thaw the server races the client's reconnect; a reconnect that wins keeps the old
-    // session alive, so freeze again until the session really expired.
-    for _attempt in 0..4 {
+    // session alive, so freeze again until the session really expired. The freeze is well past
+    // the negotiated timeout (the server raises 2 s to its minimum, 2 ticks = 4 s): the longer
+    // the client has been cut off, the later its reconnect comes after the thaw.
+    for _attempt in 0..8 {
         zk.pause(true);
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(7)).await;
         zk.pause(false);
         tokio::time::sleep(Duration::from_secs(3)).await;
         if zc.session_id().await != Some(old) {
