@@ -38,20 +38,24 @@ fn message_payload(f: Frame) -> String {
     }
 }
 
-/// Pipelined PUBLISHes of `p<id>:<seq>` in batches of `batch` (several messages per subscriber
-/// per publisher batch, and single ones).
-fn publisher(port: u16, id: usize, n: usize, batch: usize) {
+/// Pipelined PUBLISHes of `p<id>:<seq><suffix>` in batches of `batch` (several messages per
+/// subscriber per publisher batch, and single ones); `receivers`, when given, is the count
+/// every PUBLISH must reply.
+fn publisher(port: u16, id: usize, n: usize, batch: usize, suffix: &str, receivers: Option<i64>) {
     let mut c = Conn::connect(port).unwrap();
     let mut seq = 0;
     while seq < n {
         let end = (seq + batch).min(n);
         let mut out = Vec::new();
         for s in seq..end {
-            compat::resp::write::command(&mut out, &["PUBLISH", "fan", &format!("p{id}:{s}")]);
+            compat::resp::write::command(&mut out, &["PUBLISH", "fan", &format!("p{id}:{s}{suffix}")]);
         }
         c.s.write_all(&out).unwrap();
         for _ in seq..end {
-            assert!(matches!(c.read(), Frame::Integer(_)));
+            match receivers {
+                Some(r) => assert_eq!(c.read(), Frame::Integer(r), "one channel and one pattern subscription"),
+                None => assert!(matches!(c.read(), Frame::Integer(_))),
+            }
         }
         seq = end;
     }
@@ -75,7 +79,7 @@ fn every_subscriber_gets_every_message_in_order() {
         .into_iter()
         .map(|(id, batch)| {
             let port = server.port;
-            std::thread::spawn(move || publisher(port, id, n, batch))
+            std::thread::spawn(move || publisher(port, id, n, batch, "", None))
         })
         .collect();
     let readers: Vec<_> = subscribers
@@ -241,23 +245,8 @@ fn subscriber_that_pauses_gets_everything_in_order_across_fallbacks() {
         .into_iter()
         .map(|(id, batch)| {
             let port = server.port;
-            std::thread::spawn(move || {
-                let mut c = Conn::connect(port).unwrap();
-                let pad = "x".repeat(1000);
-                let mut seq = 0;
-                while seq < n {
-                    let end = (seq + batch).min(n);
-                    let mut out = Vec::new();
-                    for s in seq..end {
-                        compat::resp::write::command(&mut out, &["PUBLISH", "fan", &format!("p{id}:{s}:{pad}")]);
-                    }
-                    c.s.write_all(&out).unwrap();
-                    for _ in seq..end {
-                        assert_eq!(c.read(), Frame::Integer(2), "one channel and one pattern subscription");
-                    }
-                    seq = end;
-                }
-            })
+            let suffix = format!(":{}", "x".repeat(1000));
+            std::thread::spawn(move || publisher(port, id, n, batch, &suffix, Some(2)))
         })
         .collect();
     let mut next = [0usize; 2];

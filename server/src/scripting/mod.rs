@@ -290,7 +290,10 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usiz
         return Err(CmdError::fixed("ERR Can not execute a script with write flag using *_ro command."));
     }
     let args: &[Bytes] = ctx.args;
-    let mut result = Reply { buf: bytes::BytesMut::new(), resp3: ctx.out.resp3 };
+    // The script's value is converted straight into the client's reply buffer, borrowed here
+    // because `ctx` is lent to `redis.call` meanwhile (which never writes to it).
+    let mut result = Reply { buf: std::mem::take(&mut ctx.out.buf), resp3: ctx.out.resp3 };
+    let reply_start = result.buf.len();
     let watch = ctx.state.scripting.watch.clone();
     let mut client = Client::new(ctx.client.id, ctx.client.addr, ctx.client.local_addr, true);
     client.db = ctx.client.db;
@@ -343,6 +346,11 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usiz
     let killed = watch.kill_requested();
     drop(running);
     let Caller { ctx, .. } = caller;
+    ctx.out.buf = result.buf;
+    if outcome.is_err() || failed {
+        // Nothing of a script that failed is part of the reply.
+        ctx.out.buf.truncate(reply_start);
+    }
     let lua_err =
         |e: mlua::Error| CmdError::msg(sanitize(&format!("ERR Error running script {}, {e}", script_sha(ctx, by_sha))));
     if let Err(e) = outcome {
@@ -353,7 +361,6 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usiz
         let _ = engine.lua.unset_named_registry_value(SCRIPT_ERROR);
         return Err(script_error(&script_sha(ctx, by_sha), &err, killed));
     }
-    ctx.out.buf.extend_from_slice(&result.buf);
     Ok(())
 }
 
