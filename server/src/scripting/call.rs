@@ -109,7 +109,7 @@ unsafe extern "C-unwind" fn redis_call(state: *mut ffi::lua_State) -> c_int {
             true
         }
         Outcome::Reply => {
-            let buf: &[u8] = &(*caller).buf.buf;
+            let buf: &[u8] = &(*caller).scratch.buf;
             match push_reply(state, buf, 0) {
                 Some((_, is_error)) => is_error,
                 None => {

@@ -22,7 +22,9 @@ use std::ffi::{c_int, c_void};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use bytes::{Bytes, BytesMut};
 use mlua::{ffi, Function, HookTriggers, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 pub use watch::{lock_or_busy, lock_state, lock_unless_script, serve_busy, ScriptWatch};
@@ -126,12 +128,16 @@ struct Script {
 
 struct Engine {
     lua: Lua,
-    /// The real global table (KEYS and ARGV are stored there).
-    globals: Table,
+    /// Registry reference of the real global table (KEYS and ARGV are stored there).
+    globals_ref: c_int,
     /// What scripts see as their globals: the read-only view.
     env: Table,
     /// Registry reference of the error handler scripts run under (it adds source and line).
     handler_ref: c_int,
+    /// Registry reference of [`run_script`], the C function every script runs inside.
+    run_ref: c_int,
+    /// `redis.call`'s buffers, kept from one script to the next.
+    scratch: Scratch,
     scripts: HashMap<String, Script>,
     /// The same scripts by body, so EVAL of a known body skips hashing it with SHA1.
     by_body: HashMap<Bytes, Script, foldhash::fast::RandomState>,
@@ -171,6 +177,9 @@ impl Engine {
         let env: Table = internals.get("globals")?;
         let handler: Function = internals.get("handler")?;
         let handler_ref = registry_ref(&lua, handler)?;
+        let globals_ref = registry_ref(&lua, globals)?;
+        // SAFETY: `run_script` only runs through `lua_pcall` with a `ScriptFrame` argument.
+        let run_ref = registry_ref(&lua, unsafe { lua.create_c_function(run_script)? })?;
         lua.set_globals(env.clone())?;
         let w = watch;
         lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS), move |_, _| {
@@ -180,7 +189,17 @@ impl Engine {
             w.yield_worker();
             Ok(VmState::Continue)
         })?;
-        Ok(Engine { lua, globals, env, handler_ref, scripts: HashMap::new(), by_body: HashMap::default(), slot })
+        Ok(Engine {
+            lua,
+            globals_ref,
+            env,
+            handler_ref,
+            run_ref,
+            scratch: Scratch::default(),
+            scripts: HashMap::new(),
+            by_body: HashMap::default(),
+            slot,
+        })
     }
 
     /// Compiles `body` as `f_<sha>` (Redis's `luaCreateFunction`).
@@ -253,11 +272,11 @@ fn script_sha(ctx: &Ctx, by_sha: bool) -> String {
     }
 }
 
-/// Keeps `func` alive in the registry and returns its reference (for `lua_rawgeti`).
-fn registry_ref(lua: &Lua, func: Function) -> mlua::Result<c_int> {
-    // SAFETY: the function exec_raw pushed is popped into the registry; the reference is pushed.
+/// Keeps `value` alive in the registry and returns its reference (for `lua_rawgeti`).
+fn registry_ref(lua: &Lua, value: impl mlua::IntoLua) -> mlua::Result<c_int> {
+    // SAFETY: the value exec_raw pushed is popped into the registry; the reference is pushed.
     unsafe {
-        lua.exec_raw::<c_int>(func, |state| {
+        lua.exec_raw::<c_int>(value, |state| {
             let r = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
             ffi::lua_pushinteger(state, r as ffi::lua_Integer);
         })
@@ -301,10 +320,7 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usiz
     let mut caller = Caller {
         ctx,
         client,
-        buf: Reply { buf: bytes::BytesMut::new(), resp3: false },
-        arena: bytes::BytesMut::new(),
-        ends: Vec::new(),
-        argv: Vec::new(),
+        scratch: std::mem::take(&mut engine.scratch),
         read_only: ro || flags.no_writes,
         watch: watch.clone(),
     };
@@ -320,48 +336,117 @@ fn run(engine: &mut Engine, ctx: &mut Ctx, by_sha: bool, ro: bool, numkeys: usiz
     let running = EndRun(&watch, &engine.slot);
     let caller_ptr: *mut Caller = &mut caller;
     engine.slot.set(caller_ptr as *mut c_void);
-    let handler_ref = engine.handler_ref;
-    let mut failed = false;
-    // One protected call does it all on the raw stack, as Redis's `luaCallFunction`: KEYS and
-    // ARGV, the script under the error handler, and the conversion of what it returned.
-    // SAFETY: runs inside exec_raw's protected call with the globals at index 1; `caller` is
-    // reached only through its pointer while the script runs (redis.call does the same).
-    let outcome = unsafe {
-        engine.lua.exec_raw::<()>(&engine.globals, |state| {
-            set_keys_argv(state, 1, args, numkeys);
-            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, handler_ref as ffi::lua_Integer);
-            let handler = ffi::lua_gettop(state);
-            ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, func_ref as ffi::lua_Integer);
-            if ffi::lua_pcall(state, 0, 1, handler) == 0 {
-                let script_resp3 = (*caller_ptr).client.resp3;
-                convert::stack_to_reply(state, -1, &mut result, script_resp3, 0);
-            } else {
-                failed = true;
-                ffi::lua_pushlstring(state, SCRIPT_ERROR.as_ptr().cast(), SCRIPT_ERROR.len());
-                ffi::lua_insert(state, -2);
-                ffi::lua_rawset(state, ffi::LUA_REGISTRYINDEX);
-            }
-        })
+    let mut frame = ScriptFrame {
+        args,
+        numkeys,
+        globals_ref: engine.globals_ref,
+        handler_ref: engine.handler_ref,
+        func_ref,
+        result: &mut result,
+        caller: caller_ptr as *mut c_void,
+        failed: false,
+        panic: None,
     };
+    let run_ref = engine.run_ref;
+    // SAFETY: `run_script` gets the frame, which outlives the call; `caller` is reached only
+    // through its pointer while the script runs (redis.call does the same).
+    let outcome = engine.lua.exec_raw_lua(|raw| unsafe { call_protected(raw.state(), run_ref, &mut frame) });
+    let (failed, panic) = (frame.failed, frame.panic.take());
     let killed = watch.kill_requested();
     drop(running);
-    let Caller { ctx, .. } = caller;
+    let Caller { ctx, mut scratch, .. } = caller;
+    scratch.trim();
+    engine.scratch = scratch;
+    if let Some(payload) = panic {
+        std::panic::resume_unwind(payload);
+    }
     ctx.out.buf = result.buf;
     if outcome.is_err() || failed {
         // Nothing of a script that failed is part of the reply.
         ctx.out.buf.truncate(reply_start);
     }
     let lua_err =
-        |e: mlua::Error| CmdError::msg(sanitize(&format!("ERR Error running script {}, {e}", script_sha(ctx, by_sha))));
+        |e: String| CmdError::msg(sanitize(&format!("ERR Error running script {}, {e}", script_sha(ctx, by_sha))));
     if let Err(e) = outcome {
         return Err(lua_err(e));
     }
     if failed {
-        let err: Value = engine.lua.named_registry_value(SCRIPT_ERROR).map_err(lua_err)?;
+        let err: Value =
+            engine.lua.named_registry_value(SCRIPT_ERROR).map_err(|e: mlua::Error| lua_err(e.to_string()))?;
         let _ = engine.lua.unset_named_registry_value(SCRIPT_ERROR);
         return Err(script_error(&script_sha(ctx, by_sha), &err, killed));
     }
     Ok(())
+}
+
+/// What one script run needs inside [`run_script`].
+struct ScriptFrame<'a> {
+    args: &'a [Bytes],
+    numkeys: usize,
+    globals_ref: c_int,
+    handler_ref: c_int,
+    func_ref: c_int,
+    result: &'a mut Reply,
+    /// The running `Caller` (its client's protocol decides the conversion).
+    caller: *mut c_void,
+    /// The script raised an error, stored in the registry under [`SCRIPT_ERROR`].
+    failed: bool,
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// Runs [`run_script`] in a protected call with `frame`: an error outside the script itself
+/// (out of memory while building KEYS/ARGV or converting the result) comes back as its text.
+/// Calling the registered C function directly, rather than through `mlua`'s protected-closure
+/// helper, creates no Lua closure per script.
+///
+/// # Safety
+/// `state` is the engine's main Lua state and no script is running on it.
+unsafe fn call_protected(state: *mut ffi::lua_State, run_ref: c_int, frame: &mut ScriptFrame) -> Result<(), String> {
+    let top = ffi::lua_gettop(state);
+    if ffi::lua_checkstack(state, 4) == 0 {
+        return Err("stack overflow".into());
+    }
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, run_ref as ffi::lua_Integer);
+    ffi::lua_pushlightuserdata(state, frame as *mut ScriptFrame as *mut c_void);
+    let outcome = if ffi::lua_pcall(state, 1, 0, 0) == 0 {
+        Ok(())
+    } else {
+        let mut len = 0;
+        let p = ffi::lua_tolstring(state, -1, &mut len);
+        Err(if p.is_null() {
+            "unknown error".to_string()
+        } else {
+            String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned()
+        })
+    };
+    ffi::lua_settop(state, top);
+    outcome
+}
+
+/// One script run on the raw stack, as Redis's `luaCallFunction`: KEYS and ARGV, the script
+/// under the error handler, and the conversion of what it returned into the reply.
+unsafe extern "C-unwind" fn run_script(state: *mut ffi::lua_State) -> c_int {
+    let frame = &mut *(ffi::lua_touserdata(state, 1) as *mut ScriptFrame);
+    ffi::lua_settop(state, 0);
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, frame.globals_ref as ffi::lua_Integer);
+    set_keys_argv(state, 1, frame.args, frame.numkeys);
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, frame.handler_ref as ffi::lua_Integer);
+    let handler = ffi::lua_gettop(state);
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, frame.func_ref as ffi::lua_Integer);
+    if ffi::lua_pcall(state, 0, 1, handler) == 0 {
+        let script_resp3 = (*(frame.caller as *mut Caller)).client.resp3;
+        let (result, at) = (&mut *frame.result, ffi::lua_gettop(state));
+        // A panic must not unwind through Lua's C frames: it is carried out and resumed.
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| convert::stack_to_reply(state, at, result, script_resp3, 0))) {
+            frame.panic = Some(p);
+        }
+    } else {
+        frame.failed = true;
+        ffi::lua_pushlstring(state, SCRIPT_ERROR.as_ptr().cast(), SCRIPT_ERROR.len());
+        ffi::lua_insert(state, -2);
+        ffi::lua_rawset(state, ffi::LUA_REGISTRYINDEX);
+    }
+    0
 }
 
 /// The reply for a script that raised an error: `<err> script: <sha>, on <source>:<line>.`
@@ -420,14 +505,39 @@ struct Caller<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
     /// The script's own client: selected database and protocol (`redis.setresp`).
     client: Client,
-    /// The reply of the last `redis.call`.
-    buf: Reply,
-    /// The arguments of the current `redis.call`, read into one buffer, and where each ends.
-    arena: bytes::BytesMut,
-    ends: Vec<usize>,
-    argv: Vec<Bytes>,
+    scratch: Scratch,
     read_only: bool,
     watch: Arc<ScriptWatch>,
+}
+
+/// `redis.call`'s buffers. The engine keeps them between scripts, so a call allocates only
+/// when a buffer must grow (or an argument is still referenced from the last call).
+#[derive(Default)]
+struct Scratch {
+    /// The reply of the last `redis.call`.
+    buf: BytesMut,
+    /// The arguments of the current `redis.call`, read into one buffer, and where each ends.
+    arena: BytesMut,
+    ends: Vec<usize>,
+    argv: Vec<Bytes>,
+}
+
+impl Scratch {
+    /// What a large call left behind is not kept for the next script.
+    fn trim(&mut self) {
+        const KEEP: usize = 64 * 1024;
+        self.argv.clear();
+        self.buf.clear();
+        if self.buf.capacity() > KEEP {
+            self.buf = BytesMut::new();
+        }
+        if self.arena.capacity() > KEEP {
+            self.arena = BytesMut::new();
+        }
+        if self.ends.capacity() > KEEP {
+            self.ends = Vec::new();
+        }
+    }
 }
 
 impl Caller<'_, '_> {
@@ -437,21 +547,22 @@ impl Caller<'_, '_> {
     /// # Safety
     /// `state` is the running Lua state inside the `redis.call` C function; nothing is pushed.
     unsafe fn call_raw(&mut self, state: *mut ffi::lua_State) -> call::Outcome {
-        self.ends.clear();
-        self.argv.clear();
-        if let Err(msg) = call::read_args(state, &mut self.arena, &mut self.ends) {
-            self.arena.clear();
+        let s = &mut self.scratch;
+        s.ends.clear();
+        s.argv.clear();
+        if let Err(msg) = call::read_args(state, &mut s.arena, &mut s.ends) {
+            s.arena.clear();
             return call::Outcome::Fail(msg, false);
         }
-        let all = self.arena.split().freeze();
+        let all = s.arena.split().freeze();
         let mut start = 0;
-        for &end in &self.ends {
-            self.argv.push(all.slice(start..end));
+        for &end in &s.ends {
+            s.argv.push(all.slice(start..end));
             start = end;
         }
-        let argv = std::mem::take(&mut self.argv);
+        let argv = std::mem::take(&mut s.argv);
         let outcome = self.run_command(&argv);
-        self.argv = argv;
+        self.scratch.argv = argv;
         outcome
     }
 
@@ -484,9 +595,10 @@ impl Caller<'_, '_> {
         if spec.has(flags::WRITE) {
             self.watch.note_write();
         }
-        self.buf.buf.clear();
-        self.buf.resp3 = self.client.resp3;
-        crate::cmd::execute(state, &mut self.client, argv, &mut self.buf);
+        let mut reply = Reply { buf: std::mem::take(&mut self.scratch.buf), resp3: self.client.resp3 };
+        reply.buf.clear();
+        crate::cmd::execute(state, &mut self.client, argv, &mut reply);
+        self.scratch.buf = reply.buf;
         call::Outcome::Reply
     }
 
