@@ -320,6 +320,22 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    /// The task answered a batch and will wait for input next: `reply` joins what is pending
+    /// and the outbox turns idle, so the next flush writes it. Returns whether the caller must
+    /// list the outbox for that flush (it is not listed yet), or `None` when the socket is
+    /// gone and the task must write (and fail) itself.
+    pub fn defer(&self, reply: &[u8]) -> Option<bool> {
+        let mut b = self.inner.lock();
+        if b.fd < 0 || self.is_closed() {
+            return None;
+        }
+        b.buf.extend_from_slice(reply);
+        b.idle = true;
+        let list = !b.queued;
+        b.queued = true;
+        Some(list)
+    }
+
     /// Leaves what is pending to the connection task (no direct write will happen).
     pub fn hand_to_task(&self) {
         let mut b = self.inner.lock();

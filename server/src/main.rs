@@ -85,14 +85,21 @@ fn main() {
     // different connections overlap, at the price of handing the lock between threads, which
     // costs more than it saves when the clients share the machine (docs/benchmarks.md).
     let io_threads = config.get("io-threads").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).clamp(1, 128);
+    // Replies are written before a socket thread waits for events (net::deferred).
+    let replies = Arc::new(net::deferred::ReplyFlush::default());
+    let flush_on_park = replies.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(io_threads)
+        .on_thread_park(move || flush_on_park.flush())
         .thread_stack_size(32 << 20)
         .enable_all()
         .build()
         .expect("tokio runtime");
     let code = rt.block_on(async move {
-        let shared = Arc::new(Shared::new(config));
+        let mut shared = Shared::new(config);
+        replies.enable();
+        shared.replies = replies;
+        let shared = Arc::new(shared);
         // The dataset is loaded before the server listens, as Redis does.
         if let Err(e) = persist::load_at_startup(&mut shared.state.lock()) {
             tracing::warn!("{e}");

@@ -37,6 +37,9 @@ pub struct Shared {
     pub lock_waiters: LockWaiters,
     /// Pub/Sub messages waiting for a direct write into idle subscribers' sockets.
     pub fanout: Arc<crate::net::fanout::FanOut>,
+    /// Replies left for the socket thread to write before it waits (off unless the runtime
+    /// has the park hook that writes them).
+    pub replies: Arc<crate::net::deferred::ReplyFlush>,
 }
 
 /// Lets a connection wait for the state lock asynchronously: its worker thread goes on serving
@@ -121,6 +124,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             lock_waiters: LockWaiters::default(),
             fanout: Arc::default(),
+            replies: Arc::default(),
         }
     }
 }

@@ -55,8 +55,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     // Outboxes of idle subscribers this connection's batch published to, for the fan-out.
     let mut flushes = Vec::new();
 
+    // The last batch's reply was left for the park hook (net::deferred): the outbox is idle.
+    let mut deferred = false;
+
     'conn: loop {
-        if !buffered {
+        if !buffered && !std::mem::take(&mut deferred) {
             // Before waiting for input: write what others left us; with nothing left,
             // publishers may write into our socket directly until we wake up.
             if let Some(pending) = outbox.arm() {
@@ -104,6 +107,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         // Only this task writes to the socket until it waits again.
         outbox.disarm();
         if n == 0 {
+            // A client that half-closed after its last request still gets the reply.
+            let pending = outbox.take();
+            if !pending.is_empty() {
+                let _ = stream.write_all(&pending).await;
+            }
             break;
         }
         in_bytes += n as u64;
@@ -119,7 +127,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
                 None => None,
             };
             let Some(ran) = ran else {
-                // A script runs past lua-time-limit: answered without the lock (BUSY).
+                // A script runs past lua-time-limit: answered without the lock (BUSY), after
+                // the replies still waiting in the outbox.
+                let pending = outbox.take();
+                if !pending.is_empty() && stream.write_all(&pending).await.is_err() {
+                    break 'conn;
+                }
                 if !scripting::serve_busy(&shared, &mut stream, &mut decoder, &mut rbuf, &mut client).await {
                     break 'conn;
                 }
@@ -127,7 +140,18 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             };
             (timeout, blocked, paused) = ran;
             shared.fanout.submit(&mut flushes);
+            let waits_next = !client.close_after_reply
+                && client.job.is_none()
+                && !blocked
+                && !paused
+                && (rbuf.is_empty() || rbuf.len() == before);
             if !reply.is_empty() {
+                // Written with the other replies before the thread waits for events.
+                if waits_next && shared.replies.defer(&outbox, &reply.buf) {
+                    reply.buf.clear();
+                    deferred = true;
+                    break;
+                }
                 if !write_watching(&mut stream, &reply.buf, &outbox, &kill, &mut woken).await {
                     break 'conn;
                 }
