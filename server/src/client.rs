@@ -324,12 +324,18 @@ impl Outbox {
     /// and the outbox turns idle, so the next flush writes it. Returns whether the caller must
     /// list the outbox for that flush (it is not listed yet), or `None` when the socket is
     /// gone and the task must write (and fail) itself.
-    pub fn defer(&self, reply: &[u8]) -> Option<bool> {
+    /// `reply` is left empty (swapped with the pending buffer when nothing else is pending).
+    pub fn defer(&self, reply: &mut BytesMut) -> Option<bool> {
         let mut b = self.inner.lock();
         if b.fd < 0 || self.is_closed() {
             return None;
         }
-        b.buf.extend_from_slice(reply);
+        if b.buf.is_empty() {
+            std::mem::swap(&mut b.buf, reply);
+        } else {
+            b.buf.extend_from_slice(reply);
+        }
+        reply.clear();
         b.idle = true;
         let list = !b.queued;
         b.queued = true;

@@ -147,8 +147,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
                 && (rbuf.is_empty() || rbuf.len() == before);
             if !reply.is_empty() {
                 // Written with the other replies before the thread waits for events.
-                if waits_next && shared.replies.defer(&outbox, &reply.buf) {
-                    reply.buf.clear();
+                if waits_next && shared.replies.defer(&outbox, &mut reply.buf) {
                     deferred = true;
                     break;
                 }

@@ -52,7 +52,8 @@ impl ReplyFlush {
 
     /// Leaves `reply` in `outbox` for the next flush. False when it must be written now:
     /// deferral is off or the connection's socket is already gone.
-    pub fn defer(&self, outbox: &Arc<Outbox>, reply: &[u8]) -> bool {
+    /// On success `reply` is left empty (its bytes, or its buffer, now in the outbox).
+    pub fn defer(&self, outbox: &Arc<Outbox>, reply: &mut BytesMut) -> bool {
         if !self.enabled.load(Ordering::Relaxed) || reply.len() > MAX_DEFERRED {
             return false;
         }
