@@ -241,7 +241,7 @@ impl RequestDecoder {
                     return Ok(Step::Inline);
                 }
                 // Multibulk header.
-                let Some(eol) = find_cr(buf, at) else {
+                let Some((eol, count)) = count_line(buf, at) else {
                     if buf.len() - at > MAX_INLINE_SIZE {
                         return Err(ProtocolError::new("too big mbulk count string"));
                     }
@@ -250,7 +250,6 @@ impl RequestDecoder {
                 if eol + 1 >= buf.len() {
                     return Ok(Step::Incomplete);
                 }
-                let count = parse_int(&buf[at + 1..eol]);
                 let count = match count {
                     Some(n) if n <= self.limits.max_multibulk_len as i64 => n,
                     _ => return Err(ProtocolError::new("invalid multibulk length")),
@@ -273,7 +272,7 @@ impl RequestDecoder {
                         if self.pos >= buf.len() {
                             return Ok(Step::Incomplete);
                         }
-                        let Some(eol) = find_cr(buf, self.pos) else {
+                        let Some((eol, len)) = count_line(buf, self.pos) else {
                             if buf.len() - self.pos > MAX_INLINE_SIZE {
                                 return Err(ProtocolError::new("too big bulk count string"));
                             }
@@ -286,7 +285,7 @@ impl RequestDecoder {
                         if eol + 1 >= buf.len() {
                             return Ok(Step::Incomplete);
                         }
-                        let len = match parse_int(&buf[self.pos + 1..eol]) {
+                        let len = match len {
                             Some(n) if n >= 0 && n as usize <= self.limits.max_bulk_len => n as usize,
                             _ => return Err(ProtocolError::new("invalid bulk length")),
                         };
@@ -357,6 +356,30 @@ fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
         Some(i) if buf[rest + i] == b'\r' => Some(rest + i),
         _ => None,
     }
+}
+
+/// Finds the `\r` ending the count line at `from` (`*N` or `$N`) and parses `N` with
+/// [`parse_int`]'s rules. The usual short, plain count is read in the same pass as the search;
+/// anything else goes through [`find_cr`] and [`parse_int`].
+fn count_line(buf: &[u8], from: usize) -> Option<(usize, Option<i64>)> {
+    // At most 18 digits: the value cannot overflow.
+    let end = buf.len().min(from + 1 + 18);
+    let mut v: i64 = 0;
+    for i in from + 1..end {
+        let c = buf[i];
+        if c.is_ascii_digit() {
+            v = v * 10 + (c - b'0') as i64;
+            continue;
+        }
+        let digits = i - from - 1;
+        // No digits or a leading zero: parse_int decides.
+        if c == b'\r' && digits > 0 && (digits == 1 || buf[from + 1] != b'0') {
+            return Some((i, Some(v)));
+        }
+        break;
+    }
+    let eol = find_cr(buf, from)?;
+    Some((eol, parse_int(&buf[from + 1..eol])))
 }
 
 /// Parses a signed decimal the way Redis's `string2ll` does (no spaces, no `+`, no leading zero).
@@ -501,6 +524,32 @@ mod tests {
         buf.extend_from_slice(&canonical[10..]);
         assert!(d.decode_frame(&mut buf, &mut args, &mut frame).unwrap());
         assert_eq!(frame.as_deref(), Some(&canonical[..]));
+    }
+
+    #[test]
+    fn count_lines_parse_as_parse_int() {
+        for line in [
+            &b"$3\r\n"[..],
+            b"*0\r\n",
+            b"$03\r\n",
+            b"$00\r\n",
+            b"$\r\n",
+            b"$-1\r\n",
+            b"$-0\r\n",
+            b"$+1\r\n",
+            b"$ 1\r\n",
+            b"$1x\r\n",
+            b"$123456789012345678\r\n",
+            b"$1234567890123456789\r\n",
+            b"$9223372036854775807\r\n",
+            b"$9223372036854775808\r\n",
+            b"$12\x00\r\n",
+            b"$12",
+        ] {
+            let want = find_cr(line, 0).map(|eol| (eol, parse_int(&line[1..eol])));
+            assert_eq!(count_line(line, 0), want, "{:?}", String::from_utf8_lossy(line));
+        }
+        assert_eq!(count_line(b"xx$42\r\n", 2), Some((5, Some(42))));
     }
 
     #[test]
