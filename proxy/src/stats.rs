@@ -286,7 +286,8 @@ impl SessionCmds {
         let name = &name[..name.len().min(MAX_OPSTR)];
         // Sessions mostly repeat one command: try the last one before searching.
         let idx = match self.ops.get(self.last) {
-            Some((n, _)) if n.as_bytes().eq_ignore_ascii_case(name) => self.last,
+            // Clients mostly write names in capitals, as they are kept: a plain compare first.
+            Some((n, _)) if n.as_bytes() == name || n.as_bytes().eq_ignore_ascii_case(name) => self.last,
             _ => match self.ops.iter().position(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)) {
                 Some(i) => i,
                 None => {
