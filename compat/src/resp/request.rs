@@ -355,7 +355,7 @@ fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
 /// Finds the `\r` ending the count line at `from` (`*N` or `$N`) and parses `N` with
 /// [`parse_int`]'s rules. The usual short, plain count is read in the same pass as the search;
 /// anything else goes through [`find_cr`] and [`parse_int`].
-#[inline]
+#[inline(always)]
 fn count_line(buf: &[u8], from: usize) -> Option<(usize, Option<i64>)> {
     // At most 18 digits: the value cannot overflow.
     let end = buf.len().min(from + 1 + 18);
