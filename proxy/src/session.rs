@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use compat::resp::{write, RequestDecoder};
+use compat::resp::{write, Peek, Peeked, RequestDecoder};
 use compat::slot::{slot_of, MAX_SLOT_NUM};
 
 use crate::backend::{encode_command, Guard, Pending, SharedBackend};
 use crate::error::{BackendError, RequestError};
-use crate::forward::{forward_frame, Origin};
+use crate::forward::{forward_frame, pick, Origin};
 use crate::listener::ClientIo;
 use crate::mapper::{self, Ext, OpInfo, Special};
 use crate::multikey::{merge, Merge, MergeOp};
@@ -235,14 +235,26 @@ impl Session {
                         Some(Err(e)) => return Err(e),
                     }
                     loop {
-                        match decoder.decode_frame(&mut rbuf, &mut args, &mut frame) {
-                            Ok(true) => {
-                                self.handle(&args, frame.as_deref()).await;
-                                if self.stop.is_some() {
-                                    break;
-                                }
+                        // Multibulk requests are looked at where they lie in the buffer; most
+                        // go to their backend from there (see `handle_peeked`).
+                        let decoded = match decoder.peek(&rbuf) {
+                            Ok(Peek::Request(req)) => {
+                                self.handle_peeked(&mut rbuf, &mut decoder, req, &mut args, &mut frame).await;
+                                Ok(true)
                             }
-                            Ok(false) => break,
+                            Ok(Peek::Incomplete) => Ok(false),
+                            Ok(Peek::Inline) => match decoder.decode_frame(&mut rbuf, &mut args, &mut frame) {
+                                Ok(true) => {
+                                    self.handle(&args, frame.as_deref()).await;
+                                    Ok(true)
+                                }
+                                other => other,
+                            },
+                            Err(e) => Err(e),
+                        };
+                        match decoded {
+                            Ok(true) if self.stop.is_none() => {}
+                            Ok(_) => break,
                             Err(e) => {
                                 // Go drops the connection silently; Redis's error line is more
                                 // useful to a client and costs nothing.
@@ -252,6 +264,7 @@ impl Session {
                             }
                         }
                     }
+                    decoder.release(&mut rbuf);
                     args.clear();
                     frame = None;
                     if rbuf.is_empty() && rbuf.capacity() > 0 {
@@ -437,18 +450,106 @@ impl Session {
 
     /// Handles one request; `frame` is its bytes when they can be forwarded as they are.
     async fn handle(&mut self, args: &[Bytes], frame: Option<&[u8]>) {
+        if let Some(info) = self.begin(&args[0]) {
+            self.handle_op(args, frame, info).await
+        }
+    }
+
+    /// Handles the multibulk request `req` found in `rbuf` by `decoder`. The common case, a
+    /// request for one key sent as it is to the slot's backend, is queued for the backend
+    /// straight from the buffer, with no `Bytes` for it or its arguments; every other request
+    /// is taken out of the buffer and handled by [`Session::handle_op`], as are the cases the
+    /// shortcut leaves to it (see [`Session::forward_in_place`]).
+    async fn handle_peeked(
+        &mut self,
+        rbuf: &mut BytesMut,
+        decoder: &mut RequestDecoder,
+        req: Peeked,
+        args: &mut Vec<Bytes>,
+        frame: &mut Option<Bytes>,
+    ) {
+        let Some(info) = self.begin(decoder.arg(rbuf, 0).unwrap_or_default()) else { return };
+        if req.canonical && self.plain_keyed(&info) {
+            let key = decoder.arg(rbuf, info.key_index as usize);
+            if self.forward_in_place(&info, key, &rbuf[req.start..req.end]) {
+                return;
+            }
+        }
+        decoder.split_peeked(rbuf, req, args, frame);
+        self.handle_op(args, frame.as_deref(), info).await
+    }
+
+    /// Counts a request named `name` and finds its table entry; `None` when the request was
+    /// answered (bad name) or the session must stop (too many pipelined requests).
+    fn begin(&mut self, name: &[u8]) -> Option<OpInfo> {
         self.ops += 1;
         // Every request of one read shares that read's time.
-        self.cmds.begin(self.next_seq(), &args[0], self.read_at);
+        self.cmds.begin(self.next_seq(), name, self.read_at);
         if self.entries.len() > self.shared.config.session_max_pipeline {
             // Go closes the session without a reply to this request.
             self.stop = Some(Stop::TooManyPipelined);
-            return;
+            return None;
         }
-        let info = match self.op_info(&args[0]) {
-            Some(info) => info,
-            None => return self.fail_request(RequestError::BadOpLen),
-        };
+        match self.op_info(name) {
+            Some(info) => Some(info),
+            None => {
+                self.fail_request(RequestError::BadOpLen);
+                None
+            }
+        }
+    }
+
+    /// True when [`Session::handle_op`] would only hash the request's key and forward it: a
+    /// command the table lets through without special handling, in a RESP2 session that is
+    /// authorised, not subscribed and not inside MULTI.
+    fn plain_keyed(&mut self, info: &OpInfo) -> bool {
+        if self.resp3
+            || info.special != Special::None
+            || info.ext != Ext::None
+            || info.is_not_allowed()
+            || self.pubsub.is_some()
+            || self.tx.is_some()
+        {
+            return false;
+        }
+        if !self.authorized {
+            if !self.shared.config.session_auth.is_empty() {
+                return false;
+            }
+            // As `handle_op` does for the first request.
+            self.authorized = true;
+        }
+        true
+    }
+
+    /// Queues `frame` (the client's bytes of a plain keyed request) on the backend of its key's
+    /// slot when the route is settled: not locked, not migrating, the connection usable. Returns
+    /// false, having changed nothing, when [`Session::dispatch`] must decide instead (held slot,
+    /// locked or migrating slot, no connection, backend down with the failover hold).
+    fn forward_in_place(&mut self, info: &OpInfo, key: Option<&[u8]>, frame: &[u8]) -> bool {
+        let slot = slot_of(key.unwrap_or(b""));
+        if !self.held.is_empty() && self.slot_held(slot) {
+            return false;
+        }
+        let route = self.shared.router.route(slot);
+        if route.locked || route.migrate.is_some() {
+            return false;
+        }
+        let seed = self.next_seed();
+        let Some(conn) = pick(&route, info.is_master_only(), self.database, seed) else { return false };
+        if self.shared.router.holds_on_failover() && !conn.is_connected() {
+            return false;
+        }
+        let conn = conn.clone();
+        let seq = self.next_seq();
+        self.entries.push_back(Entry { state: State::Wait, shape: Shape::Plain });
+        let target = Target::Session { sink: self.sink.clone(), seq, part: 0 };
+        conn.push(|out| out.extend_from_slice(frame), Pending { target, guard: Guard::One(route) });
+        true
+    }
+
+    /// Handles a request counted by [`Session::begin`].
+    async fn handle_op(&mut self, args: &[Bytes], frame: Option<&[u8]>, info: OpInfo) {
         if self.pubsub.as_ref().is_some_and(|p| p.subscribed()) {
             return self.handle_subscribed(args, info.name).await;
         }

@@ -245,7 +245,9 @@ impl Usage {
 /// [`SessionCmds::flush`] regularly and once at the end.
 #[derive(Debug)]
 pub struct SessionCmds {
-    pending: VecDeque<(u64, usize, Instant)>,
+    /// Requests read and not yet answered, in runs: consecutive sequence numbers of one
+    /// command read at one time (a pipelined batch is mostly a single run).
+    pending: VecDeque<Run>,
     /// The last (read time, write time, nanoseconds) computed: the requests of one read share
     /// their read time and the replies of one write their write time.
     span: Option<(Instant, Instant, u64)>,
@@ -253,6 +255,15 @@ pub struct SessionCmds {
     /// Index in `ops` of the last command begun.
     last: usize,
     last_flush: Instant,
+}
+
+/// Requests `seq .. seq + n`, all of command `idx`, read at `at`.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    seq: u64,
+    n: u64,
+    idx: usize,
+    at: Instant,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -275,7 +286,8 @@ impl SessionCmds {
         let name = &name[..name.len().min(MAX_OPSTR)];
         // Sessions mostly repeat one command: try the last one before searching.
         let idx = match self.ops.get(self.last) {
-            Some((n, _)) if n.as_bytes().eq_ignore_ascii_case(name) => self.last,
+            // Clients mostly write names in capitals, as they are kept: a plain compare first.
+            Some((n, _)) if n.as_bytes() == name || n.as_bytes().eq_ignore_ascii_case(name) => self.last,
             _ => match self.ops.iter().position(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)) {
                 Some(i) => i,
                 None => {
@@ -286,37 +298,56 @@ impl SessionCmds {
             },
         };
         self.last = idx;
-        // A request that produced no reply entry leaves its sequence number to the next one.
-        if matches!(self.pending.back(), Some(&(s, _, _)) if s == seq) {
-            self.pending.pop_back();
+        if let Some(back) = self.pending.back_mut() {
+            // A request that produced no reply entry leaves its sequence number to the next one.
+            if back.seq + back.n - 1 == seq {
+                back.n -= 1;
+                if back.n == 0 {
+                    self.pending.pop_back();
+                }
+            }
         }
-        self.pending.push_back((seq, idx, now));
+        if let Some(back) = self.pending.back_mut() {
+            if back.idx == idx && back.at == now && back.seq + back.n == seq {
+                back.n += 1;
+                return;
+            }
+        }
+        self.pending.push_back(Run { seq, n: 1, idx, at: now });
     }
 
     /// The reply of `seq` was written at `now`; `reply` is its RESP2 form.
     pub fn end(&mut self, seq: u64, reply: &[u8], now: Instant) {
-        while let Some(&(s, idx, start)) = self.pending.front() {
-            if s > seq {
+        while let Some(run) = self.pending.front_mut() {
+            if run.seq > seq {
                 return;
             }
-            self.pending.pop_front();
-            if s == seq {
-                let nsecs = match self.span {
-                    Some((s, n, d)) if s == start && n == now => d,
-                    _ => {
-                        let d = now.saturating_duration_since(start).as_nanos() as u64;
-                        self.span = Some((start, now, d));
-                        d
-                    }
-                };
-                let op = &mut self.ops[idx].1;
-                op.calls += 1;
-                op.nsecs += nsecs;
-                if reply.first() == Some(&b'-') {
-                    op.errors += 1;
+            if seq >= run.seq + run.n {
+                // Requests before `seq` that were never answered count nowhere.
+                self.pending.pop_front();
+                continue;
+            }
+            let (idx, start) = (run.idx, run.at);
+            run.n -= seq + 1 - run.seq;
+            run.seq = seq + 1;
+            if run.n == 0 {
+                self.pending.pop_front();
+            }
+            let nsecs = match self.span {
+                Some((s, n, d)) if s == start && n == now => d,
+                _ => {
+                    let d = now.saturating_duration_since(start).as_nanos() as u64;
+                    self.span = Some((start, now, d));
+                    d
                 }
-                return;
+            };
+            let op = &mut self.ops[idx].1;
+            op.calls += 1;
+            op.nsecs += nsecs;
+            if reply.first() == Some(&b'-') {
+                op.errors += 1;
             }
+            return;
         }
     }
 
@@ -328,8 +359,8 @@ impl SessionCmds {
         }
         self.last_flush = Instant::now();
         if last {
-            for (_, idx, _) in self.pending.drain(..) {
-                self.ops[idx].1.fails += 1;
+            for run in self.pending.drain(..) {
+                self.ops[run.idx].1.fails += run.n;
             }
         }
         for (name, op) in &mut self.ops {
@@ -418,6 +449,39 @@ mod tests {
         let all = stats.op_stats();
         // 5 + 5 + 4 + 6 ms.
         assert_eq!((all[0].calls, all[0].usecs), (4, 20_000));
+    }
+
+    /// Runs of one command: answers out of a run, skipped sequence numbers, a run broken by
+    /// another command or another read, and the unanswered rest counted as fails.
+    #[test]
+    fn runs_count_each_request() {
+        let stats = Stats::default();
+        let mut s = SessionCmds::default();
+        let t0 = Instant::now();
+        let (t1, t2) = (t0 + Duration::from_millis(1), t0 + Duration::from_millis(3));
+        for seq in 0..4 {
+            s.begin(seq, b"GET", t0);
+        }
+        s.begin(4, b"SET", t0);
+        s.begin(5, b"GET", t0);
+        s.begin(6, b"GET", t1);
+        // Seq 7 is refused (no entry): the next request takes it.
+        s.begin(7, b"GET", t1);
+        s.begin(7, b"DEL", t1);
+        s.begin(8, b"GET", t1);
+        s.end(0, b"+a\r\n", t2);
+        // Seq 1 never answered (skipped over).
+        s.end(2, b"-ERR x\r\n", t2);
+        s.end(3, b"+a\r\n", t2);
+        s.end(4, b"+OK\r\n", t2);
+        s.end(6, b"+a\r\n", t2);
+        s.end(7, b":1\r\n", t2);
+        s.flush(&stats, true);
+        let all = stats.op_stats();
+        let got: Vec<(&str, i64, i64, i64, i64)> =
+            all.iter().map(|o| (o.opstr.as_str(), o.calls, o.fails, o.redis_errtype, o.usecs)).collect();
+        // GET: seq 0, 2, 3 at 3 ms and 6 at 2 ms; seq 8 unanswered.
+        assert_eq!(got, [("DEL", 1, 0, 0, 2_000), ("GET", 4, 1, 1, 11_000), ("SET", 1, 0, 0, 3_000)]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod write;
 
 pub use frame::{parse_frame, Frame, FrameError};
 pub use inline::split_args;
-pub use request::{Limits, ProtocolError, RequestDecoder};
+pub use request::{Limits, Peek, Peeked, ProtocolError, RequestDecoder};
 pub use scan::ReplyScanner;
 
 /// The largest bulk string accepted by default (`proto-max-bulk-len`, 512 MB).

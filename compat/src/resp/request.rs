@@ -1,7 +1,7 @@
 //! Incremental, zero-copy decoding of client requests (multibulk and inline), with Redis's
 //! limits and Redis's wording for protocol errors.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::{split_args, DEFAULT_MAX_BULK_LEN, MAX_INLINE_SIZE, MAX_MULTIBULK_LEN};
 
@@ -33,20 +33,58 @@ impl Default for Limits {
 
 /// Decodes requests from a growing buffer. Arguments of multibulk requests are slices of the
 /// buffer (no copy); partial requests keep their progress so a large bulk is scanned once.
+///
+/// Besides taking requests out of the buffer one by one ([`decode_frame`](Self::decode_frame)),
+/// a caller can [`peek`](Self::peek) at multibulk requests where they lie, use their bytes and
+/// arguments in place, and drop them from the buffer all at once with
+/// [`release`](Self::release): a proxy forwarding most requests as they are then builds no
+/// `Bytes` per request or argument.
 #[derive(Debug, Default)]
 pub struct RequestDecoder {
     pub limits: Limits,
+    /// Bytes at the start of the buffer that belong to requests already returned by
+    /// [`peek`](Self::peek) (or skipped), not yet removed from the buffer.
+    consumed: usize,
     /// Offset in the buffer up to which the current request has been parsed.
     pos: usize,
     /// Elements still expected in the current multibulk request (0 = not inside one).
     remaining: usize,
     /// Length of the bulk whose header was read but whose payload has not arrived.
     bulk_len: Option<usize>,
-    /// Argument ranges of the current request, relative to the buffer start.
+    /// Argument ranges of the current (or last peeked) request, relative to the buffer start.
     ranges: Vec<(usize, usize)>,
     /// The current request is written exactly as [`super::write`] would encode its arguments
     /// (every line ends in CRLF, no `$-0`), so its bytes can be forwarded as they are.
     canonical: bool,
+}
+
+/// A complete multibulk request found by [`RequestDecoder::peek`], still in the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peeked {
+    /// Where its bytes lie in the buffer.
+    pub start: usize,
+    pub end: usize,
+    /// The bytes are the canonical encoding of the arguments (see
+    /// [`RequestDecoder::decode_frame`]).
+    pub canonical: bool,
+}
+
+/// What [`RequestDecoder::peek`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peek {
+    Request(Peeked),
+    /// An inline request comes next: take it with [`RequestDecoder::decode_frame`].
+    Inline,
+    /// More bytes are needed.
+    Incomplete,
+}
+
+/// Progress of the multibulk request at `consumed`.
+enum Step {
+    Incomplete,
+    Inline,
+    /// Complete; it ends at this offset.
+    Done(usize),
 }
 
 impl RequestDecoder {
@@ -89,31 +127,129 @@ impl RequestDecoder {
     ) -> Result<bool, ProtocolError> {
         args.clear();
         *frame = None;
+        self.release(buf);
+        let step = self.parse(buf)?;
+        match step {
+            Step::Incomplete => {
+                self.release(buf);
+                Ok(false)
+            }
+            Step::Inline => {
+                self.release(buf);
+                self.decode_inline(buf, args)
+            }
+            Step::Done(end) => {
+                let start = self.consumed;
+                self.split(buf, start, end, self.canonical, args, frame);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Finds the next multibulk request after those already peeked, leaving the buffer as it
+    /// is; its arguments are then available through [`arg`](Self::arg) until the next call.
+    /// Empty multibulk requests are skipped. The caller must not change the buffer's bytes
+    /// before [`release`](Self::release) or [`split_peeked`](Self::split_peeked) (appending
+    /// is fine).
+    pub fn peek(&mut self, buf: &[u8]) -> Result<Peek, ProtocolError> {
+        let step = self.parse(buf)?;
+        Ok(match step {
+            Step::Incomplete => Peek::Incomplete,
+            Step::Inline => Peek::Inline,
+            Step::Done(end) => {
+                // `parse` moves `consumed` past skipped empty requests only.
+                let start = self.consumed;
+                self.consumed = end;
+                Peek::Request(Peeked { start, end, canonical: self.canonical })
+            }
+        })
+    }
+
+    /// Number of arguments of the last peeked request.
+    pub fn arg_count(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Argument `i` of the last peeked request, in `buf` (the buffer given to `peek`).
+    pub fn arg<'a>(&self, buf: &'a [u8], i: usize) -> Option<&'a [u8]> {
+        self.ranges.get(i).and_then(|&(s, e)| buf.get(s..e))
+    }
+
+    /// Removes the requests peeked so far from the buffer.
+    pub fn release(&mut self, buf: &mut BytesMut) {
+        let n = self.consumed;
+        if n == 0 {
+            return;
+        }
+        buf.advance(n);
+        self.consumed = 0;
+        if self.remaining > 0 {
+            self.pos -= n;
+            for r in &mut self.ranges {
+                r.0 -= n;
+                r.1 -= n;
+            }
+        } else {
+            self.ranges.clear();
+        }
+    }
+
+    /// Takes the last peeked request, `req`, out of the buffer as [`decode_frame`] would have
+    /// returned it; the requests peeked before it are dropped from the buffer.
+    ///
+    /// [`decode_frame`]: Self::decode_frame
+    pub fn split_peeked(&mut self, buf: &mut BytesMut, req: Peeked, args: &mut Vec<Bytes>, frame: &mut Option<Bytes>) {
+        args.clear();
+        *frame = None;
+        self.split(buf, req.start, req.end, req.canonical, args, frame);
+    }
+
+    fn split(
+        &mut self,
+        buf: &mut BytesMut,
+        start: usize,
+        end: usize,
+        canonical: bool,
+        args: &mut Vec<Bytes>,
+        frame: &mut Option<Bytes>,
+    ) {
+        buf.advance(start);
+        let whole = buf.split_to(end - start).freeze();
+        self.consumed = 0;
+        self.pos = 0;
+        args.extend(self.ranges.drain(..).map(|(s, e)| whole.slice(s - start..e - start)));
+        if canonical {
+            *frame = Some(whole);
+        }
+    }
+
+    /// Parses the multibulk request at `consumed` (resuming where the last call stopped).
+    fn parse(&mut self, buf: &[u8]) -> Result<Step, ProtocolError> {
         loop {
-            if buf.is_empty() {
-                return Ok(false);
+            let at = self.consumed;
+            if at >= buf.len() {
+                return Ok(Step::Incomplete);
             }
             if self.remaining == 0 {
-                if buf[0] != b'*' {
-                    return self.decode_inline(buf, args);
+                if buf[at] != b'*' {
+                    return Ok(Step::Inline);
                 }
                 // Multibulk header.
-                let Some(eol) = find_cr(buf, 0) else {
-                    if buf.len() > MAX_INLINE_SIZE {
+                let Some((eol, count)) = count_line(buf, at) else {
+                    if buf.len() - at > MAX_INLINE_SIZE {
                         return Err(ProtocolError::new("too big mbulk count string"));
                     }
-                    return Ok(false);
+                    return Ok(Step::Incomplete);
                 };
                 if eol + 1 >= buf.len() {
-                    return Ok(false);
+                    return Ok(Step::Incomplete);
                 }
-                let count = parse_int(&buf[1..eol]);
                 let count = match count {
                     Some(n) if n <= self.limits.max_multibulk_len as i64 => n,
                     _ => return Err(ProtocolError::new("invalid multibulk length")),
                 };
                 if count <= 0 {
-                    let _ = buf.split_to(eol + 2);
+                    self.consumed = eol + 2;
                     continue;
                 }
                 self.pos = eol + 2;
@@ -128,22 +264,22 @@ impl RequestDecoder {
                     Some(len) => len,
                     None => {
                         if self.pos >= buf.len() {
-                            return Ok(false);
+                            return Ok(Step::Incomplete);
                         }
-                        let Some(eol) = find_cr(buf, self.pos) else {
+                        let Some((eol, len)) = count_line(buf, self.pos) else {
                             if buf.len() - self.pos > MAX_INLINE_SIZE {
                                 return Err(ProtocolError::new("too big bulk count string"));
                             }
-                            return Ok(false);
+                            return Ok(Step::Incomplete);
                         };
                         if buf[self.pos] != b'$' {
                             let got = buf[self.pos] as char;
                             return Err(ProtocolError(format!("expected '$', got '{got}'")));
                         }
                         if eol + 1 >= buf.len() {
-                            return Ok(false);
+                            return Ok(Step::Incomplete);
                         }
-                        let len = match parse_int(&buf[self.pos + 1..eol]) {
+                        let len = match len {
                             Some(n) if n >= 0 && n as usize <= self.limits.max_bulk_len => n as usize,
                             _ => return Err(ProtocolError::new("invalid bulk length")),
                         };
@@ -155,7 +291,7 @@ impl RequestDecoder {
                     }
                 };
                 if buf.len() < self.pos + len + 2 {
-                    return Ok(false);
+                    return Ok(Step::Incomplete);
                 }
                 self.ranges.push((self.pos, self.pos + len));
                 self.canonical &= &buf[self.pos + len..self.pos + len + 2] == b"\r\n";
@@ -163,13 +299,7 @@ impl RequestDecoder {
                 self.bulk_len = None;
                 self.remaining -= 1;
             }
-            let whole = buf.split_to(self.pos).freeze();
-            self.pos = 0;
-            args.extend(self.ranges.drain(..).map(|(s, e)| whole.slice(s..e)));
-            if self.canonical {
-                *frame = Some(whole);
-            }
-            return Ok(true);
+            return Ok(Step::Done(self.pos));
         }
     }
 
@@ -220,6 +350,31 @@ fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
         Some(i) if buf[rest + i] == b'\r' => Some(rest + i),
         _ => None,
     }
+}
+
+/// Finds the `\r` ending the count line at `from` (`*N` or `$N`) and parses `N` with
+/// [`parse_int`]'s rules. The usual short, plain count is read in the same pass as the search;
+/// anything else goes through [`find_cr`] and [`parse_int`].
+#[inline(always)]
+fn count_line(buf: &[u8], from: usize) -> Option<(usize, Option<i64>)> {
+    // At most 18 digits: the value cannot overflow.
+    let end = buf.len().min(from + 1 + 18);
+    let mut v: i64 = 0;
+    for i in from + 1..end {
+        let c = buf[i];
+        if c.is_ascii_digit() {
+            v = v * 10 + (c - b'0') as i64;
+            continue;
+        }
+        let digits = i - from - 1;
+        // No digits or a leading zero: parse_int decides.
+        if c == b'\r' && digits > 0 && (digits == 1 || buf[from + 1] != b'0') {
+            return Some((i, Some(v)));
+        }
+        break;
+    }
+    let eol = find_cr(buf, from)?;
+    Some((eol, parse_int(&buf[from + 1..eol])))
 }
 
 /// Parses a signed decimal the way Redis's `string2ll` does (no spaces, no `+`, no leading zero).
@@ -367,6 +522,32 @@ mod tests {
     }
 
     #[test]
+    fn count_lines_parse_as_parse_int() {
+        for line in [
+            &b"$3\r\n"[..],
+            b"*0\r\n",
+            b"$03\r\n",
+            b"$00\r\n",
+            b"$\r\n",
+            b"$-1\r\n",
+            b"$-0\r\n",
+            b"$+1\r\n",
+            b"$ 1\r\n",
+            b"$1x\r\n",
+            b"$123456789012345678\r\n",
+            b"$1234567890123456789\r\n",
+            b"$9223372036854775807\r\n",
+            b"$9223372036854775808\r\n",
+            b"$12\x00\r\n",
+            b"$12",
+        ] {
+            let want = find_cr(line, 0).map(|eol| (eol, parse_int(&line[1..eol])));
+            assert_eq!(count_line(line, 0), want, "{:?}", String::from_utf8_lossy(line));
+        }
+        assert_eq!(count_line(b"xx$42\r\n", 2), Some((5, Some(42))));
+    }
+
+    #[test]
     fn find_cr_short_and_long_lines() {
         assert_eq!(find_cr(b"$3\r\n", 0), Some(2));
         assert_eq!(find_cr(b"xx$3\r\n", 2), Some(4));
@@ -384,6 +565,75 @@ mod tests {
         let mut d = RequestDecoder::default();
         let mut buf = BytesMut::from(&b"*1\r\n$100000\r\nabc"[..]);
         assert!(d.decode(&mut buf).unwrap().is_none());
+        assert_eq!(d.wanted(), 13 + 100000 + 2);
+    }
+
+    /// Decodes `input`, fed in pieces of `step` bytes, the way a proxy does with `peek`: every
+    /// other request used in place, the others split off; inline ones through `decode_frame`.
+    /// Returns (arguments, frame) per request, as `decode_frame` gives them.
+    #[allow(clippy::type_complexity)]
+    fn dec_peek(input: &[u8], step: usize) -> Result<Vec<(Vec<Vec<u8>>, Option<Vec<u8>>)>, ProtocolError> {
+        let mut d = RequestDecoder::default();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let (mut args, mut frame) = (Vec::new(), None);
+        for chunk in input.chunks(step) {
+            buf.extend_from_slice(chunk);
+            loop {
+                match d.peek(&buf)? {
+                    Peek::Incomplete => break,
+                    Peek::Inline => {
+                        if !d.decode_frame(&mut buf, &mut args, &mut frame)? {
+                            break;
+                        }
+                        out.push((args.iter().map(|a| a.to_vec()).collect(), frame.as_ref().map(|f| f.to_vec())));
+                    }
+                    Peek::Request(req) if out.len() % 2 == 0 => {
+                        let a: Vec<Vec<u8>> = (0..d.arg_count()).map(|i| d.arg(&buf, i).unwrap().to_vec()).collect();
+                        out.push((a, req.canonical.then(|| buf[req.start..req.end].to_vec())));
+                    }
+                    Peek::Request(req) => {
+                        d.split_peeked(&mut buf, req, &mut args, &mut frame);
+                        out.push((args.iter().map(|a| a.to_vec()).collect(), frame.as_ref().map(|f| f.to_vec())));
+                    }
+                }
+            }
+            d.release(&mut buf);
+        }
+        Ok(out)
+    }
+
+    /// `peek` finds the same requests, arguments and frames as `decode_frame`, however the
+    /// bytes arrive.
+    #[test]
+    fn peek_agrees_with_decode_frame() {
+        let input: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na\r\nbc\r\n*0\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n\
+              GET  x\r\n\r\n*2\r\n$3\r\nGET\r\n$-0\r\n\r\n*-1\r\n*1\r\n$4\r\nPING\r\n*2\rx$3\r\nGET\r\n$1\r\nk\r\n\
+              *1\r\n$4\r\nPING\r\n";
+        let mut want = Vec::new();
+        let mut d = RequestDecoder::default();
+        let mut buf = BytesMut::from(input);
+        let (mut args, mut frame) = (Vec::new(), None);
+        while d.decode_frame(&mut buf, &mut args, &mut frame).unwrap() {
+            want.push((args.iter().map(|a| a.to_vec()).collect::<Vec<_>>(), frame.as_ref().map(|f| f.to_vec())));
+        }
+        assert_eq!(want.len(), 7);
+        assert_eq!(want[0].1.as_deref(), Some(&input[..31]));
+        for step in [1, 2, 3, 7, 16, input.len()] {
+            assert_eq!(dec_peek(input, step).unwrap(), want, "pieces of {step}");
+        }
+    }
+
+    #[test]
+    fn peek_errors_and_waiting() {
+        assert_eq!(dec_peek(b"*1\r\n$4\r\nPING\r\n*abc\r\n", 4).unwrap_err().0, "invalid multibulk length");
+        assert_eq!(dec_peek(b"*1\r\nfoo\r\n", 64).unwrap_err().0, "expected '$', got 'f'");
+        let mut d = RequestDecoder::default();
+        let mut buf = BytesMut::from(&b"*1\r\n$4\r\nPING\r\n*1\r\n$100000\r\nabc"[..]);
+        assert!(matches!(d.peek(&buf).unwrap(), Peek::Request(Peeked { start: 0, end: 14, canonical: true })));
+        assert_eq!(d.peek(&buf).unwrap(), Peek::Incomplete);
+        d.release(&mut buf);
+        assert_eq!(&buf[..], b"*1\r\n$100000\r\nabc");
         assert_eq!(d.wanted(), 13 + 100000 + 2);
     }
 }

@@ -28,7 +28,7 @@ impl ReplyScanner {
             if self.pos >= buf.len() {
                 return Ok(None);
             }
-            let Some(eol) = memchr::memchr(b'\n', &buf[self.pos..]) else { return Ok(None) };
+            let Some(eol) = find_nl(&buf[self.pos..]) else { return Ok(None) };
             let line_end = self.pos + eol + 1;
             let t = buf[self.pos];
             let body = &buf[self.pos + 1..line_end.saturating_sub(2).max(self.pos + 1)];
@@ -84,6 +84,17 @@ impl ReplyScanner {
     }
 }
 
+/// The first `\n` in `buf`. Reply lines are mostly a few bytes (`+OK`, `$3`, `:1`): a plain loop
+/// over the first bytes costs less than setting up the vectorised search, which takes the rest.
+fn find_nl(buf: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = &buf[..buf.len().min(SHORT)];
+    if let Some(i) = head.iter().position(|&c| c == b'\n') {
+        return Some(i);
+    }
+    memchr::memchr(b'\n', &buf[head.len()..]).map(|i| head.len() + i)
+}
+
 fn parse_len(s: &[u8]) -> Result<i64, FrameError> {
     let (neg, digits) = match s.first() {
         Some(b'-') => (true, &s[1..]),
@@ -109,6 +120,21 @@ fn parse_len(s: &[u8]) -> Result<i64, FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newline_short_and_long_lines() {
+        assert_eq!(find_nl(b"+OK\r\n"), Some(4));
+        assert_eq!(find_nl(b"+OK\r"), None);
+        assert_eq!(find_nl(b""), None);
+        let mut long = vec![b'a'; 40];
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(find_nl(&long), Some(41));
+        long[15] = b'\n';
+        assert_eq!(find_nl(&long), Some(15));
+        long[15] = b'a';
+        long[16] = b'\n';
+        assert_eq!(find_nl(&long), Some(16));
+    }
 
     #[test]
     fn whole_replies() {
