@@ -186,21 +186,37 @@ impl Inner {
 
     /// Keeps `path` present as an ephemeral of the current session until it is unregistered or
     /// the client closes. Dropping `_signal` on return fires the caller's signal.
-    async fn keep_ephemeral(self: Arc<Self>, path: String, data: Vec<u8>, id: u64, _signal: SignalSender) {
+    /// `owner` is the session that created the node.
+    async fn keep_ephemeral(
+        self: Arc<Self>,
+        path: String,
+        data: Vec<u8>,
+        id: u64,
+        mut owner: i64,
+        _signal: SignalSender,
+    ) {
         let mut closed = self.close_tx.subscribe();
         let mut backoff = Duration::from_millis(100);
         while self.registered(&path, id) && !*closed.borrow() {
+            let owner = &mut owner;
             let step = async {
                 let c = self.client().await?;
                 let (stat, watcher) = c.check_and_watch_stat(&path).await.map_err(|e| map_err("watch", &path, e))?;
                 match stat {
                     Some(s) if s.ephemeral_owner == c.session_id().0 => {}
+                    Some(s) if s.ephemeral_owner == *owner => {
+                        // Our expired session's node, not deleted yet: the server removes it
+                        // while it finishes expiring that session, which can come after our new
+                        // session exists. The watch fires on the deletion; then it is re-created.
+                        tracing::info!(path = %path, "zookeeper ephemeral of the expired session still present");
+                    }
                     Some(_) => {
                         // Someone else's node: Go would fail with "node exists"; so do we.
                         return Err(CoordinatorError::NodeExists(path.clone()));
                     }
                     None => {
                         self.create_node(&c, &path, &data, zk::CreateMode::Ephemeral).await?;
+                        *owner = c.session_id().0;
                         tracing::warn!(path = %path, session = %c.session_id(), "zookeeper ephemeral re-created");
                         return Ok(());
                     }
@@ -312,7 +328,8 @@ impl Client for ZkClient {
                 m.insert(path.to_string(), id);
             }
             let (tx, signal) = Signal::new();
-            tokio::spawn(self.inner.clone().keep_ephemeral(path.to_string(), data.to_vec(), id, tx));
+            let owner = c.session_id().0;
+            tokio::spawn(self.inner.clone().keep_ephemeral(path.to_string(), data.to_vec(), id, owner, tx));
             Ok(signal)
         })
     }
