@@ -77,19 +77,34 @@ pub async fn forward_frame<A: AsRef<[u8]>>(
                 },
             }
         }
-        let conn = pick(&route, master_only, origin.database, origin.seed).ok_or(RequestError::SlotNotReady)?;
-        if router.holds_on_failover() && !conn.is_connected() {
-            return Err(RequestError::BackendDown);
-        }
-        let target = Target::Session { sink: origin.sink.clone(), seq: origin.seq, part: origin.part };
-        let guard = Guard::One(route.clone());
-        let pending = Pending { target, guard };
-        match frame {
-            Some(frame) => conn.push(|out| out.extend_from_slice(frame), pending),
-            None => conn.push(|out| encode_command(out, args), pending),
-        }
+        queue(router, &route, master_only, args, frame, origin)?;
         return Ok(None);
     }
+}
+
+/// The last step of forwarding, on a route with nothing left to wait for (not locked, keys not
+/// migrating): picks the backend connection and queues the request on it, as `frame` (the
+/// client's bytes) or else `args` encoded. Nothing is queued on an error: no connection for the
+/// slot, or the connection is down while the failover hold is on (`BackendDown`, to be held).
+pub(crate) fn queue<A: AsRef<[u8]>>(
+    router: &Router,
+    route: &Arc<SlotRoute>,
+    master_only: bool,
+    args: &[A],
+    frame: Option<&[u8]>,
+    origin: &Origin<'_>,
+) -> Result<(), RequestError> {
+    let conn = pick(route, master_only, origin.database, origin.seed).ok_or(RequestError::SlotNotReady)?;
+    if router.holds_on_failover() && !conn.is_connected() {
+        return Err(RequestError::BackendDown);
+    }
+    let target = Target::Session { sink: origin.sink.clone(), seq: origin.seq, part: origin.part };
+    let pending = Pending { target, guard: Guard::One(route.clone()) };
+    match frame {
+        Some(frame) => conn.push(|out| out.extend_from_slice(frame), pending),
+        None => conn.push(|out| encode_command(out, args), pending),
+    }
+    Ok(())
 }
 
 /// Makes `slot` ready for requests pinned to its master (transactions, WATCH, blocking

@@ -16,7 +16,7 @@ use compat::slot::{slot_of, MAX_SLOT_NUM};
 
 use crate::backend::{encode_command, Guard, Pending, SharedBackend};
 use crate::error::{BackendError, RequestError};
-use crate::forward::{forward_frame, pick, Origin};
+use crate::forward::{forward_frame, queue, Origin};
 use crate::listener::ClientIo;
 use crate::mapper::{self, Ext, OpInfo, Special};
 use crate::multikey::{merge, Merge, MergeOp};
@@ -524,7 +524,7 @@ impl Session {
 
     /// Queues `frame` (the client's bytes of a plain keyed request) on the backend of its key's
     /// slot when the route is settled: not locked, not migrating, the connection usable. Returns
-    /// false, having changed nothing, when [`Session::dispatch`] must decide instead (held slot,
+    /// false, having queued nothing, when [`Session::dispatch`] must decide instead (held slot,
     /// locked or migrating slot, no connection, backend down with the failover hold).
     fn forward_in_place(&mut self, info: &OpInfo, key: Option<&[u8]>, frame: &[u8]) -> bool {
         let slot = slot_of(key.unwrap_or(b""));
@@ -536,15 +536,12 @@ impl Session {
             return false;
         }
         let seed = self.next_seed();
-        let Some(conn) = pick(&route, info.is_master_only(), self.database, seed) else { return false };
-        if self.shared.router.holds_on_failover() && !conn.is_connected() {
+        let origin = Origin { sink: &self.sink, seq: self.next_seq(), part: 0, database: self.database, seed };
+        let none: &[&[u8]] = &[];
+        if queue(&self.shared.router, &route, info.is_master_only(), none, Some(frame), &origin).is_err() {
             return false;
         }
-        let conn = conn.clone();
-        let seq = self.next_seq();
         self.entries.push_back(Entry { state: State::Wait, shape: Shape::Plain });
-        let target = Target::Session { sink: self.sink.clone(), seq, part: 0 };
-        conn.push(|out| out.extend_from_slice(frame), Pending { target, guard: Guard::One(route) });
         true
     }
 

@@ -108,10 +108,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         outbox.disarm();
         if n == 0 {
             // A client that half-closed after its last request still gets the reply.
-            let pending = outbox.take();
-            if !pending.is_empty() {
-                let _ = stream.write_all(&pending).await;
-            }
+            let _ = write_pending(&mut stream, &outbox).await;
             break;
         }
         in_bytes += n as u64;
@@ -129,8 +126,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
             let Some(ran) = ran else {
                 // A script runs past lua-time-limit: answered without the lock (BUSY), after
                 // the replies still waiting in the outbox.
-                let pending = outbox.take();
-                if !pending.is_empty() && stream.write_all(&pending).await.is_err() {
+                if !write_pending(&mut stream, &outbox).await {
                     break 'conn;
                 }
                 if !scripting::serve_busy(&shared, &mut stream, &mut decoder, &mut rbuf, &mut client).await {
@@ -196,6 +192,13 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     st.pubsub.remove_client(id);
     st.monitors.retain(|&m| m != id);
     st.clients.remove(&id);
+}
+
+/// Writes what waits in the outbox (a reply left for the park hook, messages) before the
+/// connection writes anything itself; false when the socket fails.
+async fn write_pending(stream: &mut TcpStream, outbox: &crate::client::Outbox) -> bool {
+    let pending = outbox.take();
+    pending.is_empty() || stream.write_all(&pending).await.is_ok()
 }
 
 /// Writes `bytes`; false when the socket fails or the client is closed meanwhile (CLIENT KILL,
