@@ -5,8 +5,13 @@
 //! [`start`] must run before the first slot is filled, since backend connections are created
 //! per worker, on the worker's runtime; [`serve`] then hands the listening socket (duplicated
 //! into every worker's reactor; whichever worker the kernel wakes first accepts).
+//!
+//! The worker that accepts is not always the one that serves: a burst of connections (a client
+//! pool opening) is usually drained by the first worker to wake, and a client stays on its
+//! worker for life, so [`assign`] sends each new client to the worker with the fewest sessions.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use tokio::runtime::Handle;
@@ -18,6 +23,8 @@ use crate::proxy::Proxy;
 type Start = (Proxy, StdListener, tokio::sync::mpsc::UnboundedSender<std::io::Result<()>>);
 
 static HANDLES: OnceLock<Vec<Handle>> = OnceLock::new();
+/// Sessions assigned to each worker and not yet ended.
+static SESSIONS: OnceLock<Vec<AtomicUsize>> = OnceLock::new();
 static STARTS: Mutex<Vec<oneshot::Sender<Start>>> = Mutex::new(Vec::new());
 
 thread_local! {
@@ -46,6 +53,7 @@ pub fn start(n: usize) -> std::io::Result<()> {
     if HANDLES.set(runtimes.iter().map(|r| r.handle().clone()).collect()).is_err() {
         return Ok(());
     }
+    let _ = SESSIONS.set((0..n).map(|_| AtomicUsize::new(0)).collect());
     let mut starts = STARTS.lock().unwrap_or_else(|e| e.into_inner());
     for (i, rt) in runtimes.into_iter().enumerate() {
         let (tx, rx) = oneshot::channel::<Start>();
@@ -79,4 +87,56 @@ pub async fn serve(proxy: Proxy, listener: Listener) -> std::io::Result<()> {
     }
     drop(done_tx);
     done_rx.recv().await.unwrap_or(Ok(()))
+}
+
+/// One session counted against the worker that serves it, until dropped.
+pub struct Seat(Option<usize>);
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        if let (Some(i), Some(load)) = (self.0, SESSIONS.get()) {
+            load[i].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Picks the worker for a new client, counting it there at once (so a burst accepted by one
+/// worker is spread before any of its sessions has started): the calling worker unless another
+/// has fewer sessions.
+pub fn assign() -> Seat {
+    let Some(load) = SESSIONS.get() else { return Seat(None) };
+    let me = current().min(load.len() - 1);
+    let mut best = me;
+    let mut least = load[me].load(Ordering::Relaxed);
+    for (i, l) in load.iter().enumerate() {
+        let n = l.load(Ordering::Relaxed);
+        if n < least {
+            best = i;
+            least = n;
+        }
+    }
+    load[best].fetch_add(1, Ordering::Relaxed);
+    Seat(Some(best))
+}
+
+/// Counts a new client on the calling worker (for clients that cannot move between runtimes).
+pub fn assign_here() -> Seat {
+    let Some(load) = SESSIONS.get() else { return Seat(None) };
+    let me = current().min(load.len() - 1);
+    load[me].fetch_add(1, Ordering::Relaxed);
+    Seat(Some(me))
+}
+
+/// Sessions on each worker (empty without per-core workers).
+pub fn sessions() -> Vec<usize> {
+    SESSIONS.get().map(|v| v.iter().map(|l| l.load(Ordering::Relaxed)).collect()).unwrap_or_default()
+}
+
+/// The runtime of the worker `seat` is on, when that is not the calling worker.
+pub fn handle_for(seat: &Seat) -> Option<&'static Handle> {
+    let i = seat.0?;
+    if i == current() {
+        return None;
+    }
+    handles().get(i)
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::listener::{Client, ClientIo, Listener};
 use parking_lot::{Mutex, RwLock};
 use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -424,10 +425,28 @@ impl Proxy {
                                 let ka = socket2::TcpKeepalive::new().with_time(config.session_keepalive_period);
                                 let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
                             }
-                            self.accept(stream)
+                            let seat = crate::percore::assign();
+                            match crate::percore::handle_for(&seat) {
+                                None => self.accept(stream, seat),
+                                Some(worker) => {
+                                    match stream.into_std() {
+                                        // Registered again in the other worker's reactor, there.
+                                        Ok(stream) => {
+                                            let proxy = self.clone();
+                                            worker.spawn(async move {
+                                            match TcpStream::from_std(stream) {
+                                                Ok(stream) => proxy.accept(stream, seat),
+                                                Err(e) => tracing::warn!(error = %e, "proxy hand over new connection failed"),
+                                            }
+                                        });
+                                        }
+                                        Err(e) => tracing::warn!(error = %e, "proxy hand over new connection failed"),
+                                    }
+                                }
+                            }
                         }
-                        Client::Unix(stream) => self.accept(stream),
-                        Client::Packet(stream) => self.accept(stream),
+                        Client::Unix(stream) => self.accept(stream, crate::percore::assign_here()),
+                        Client::Packet(stream) => self.accept(stream, crate::percore::assign_here()),
                     }
                 }
                 Err(e) if is_transient(&e) => {
@@ -441,7 +460,8 @@ impl Proxy {
         }
     }
 
-    fn accept<S: ClientIo>(&self, stream: S) {
+    /// Starts the session of `stream` on the calling runtime; `seat` counts it on its worker.
+    fn accept<S: ClientIo>(&self, stream: S, seat: crate::percore::Seat) {
         let shared = self.shared.clone();
         let id = shared.session_ids.fetch_add(1, Ordering::Relaxed) + 1;
         shared.stats.sessions_total.fetch_add(1, Ordering::Relaxed);
@@ -463,6 +483,7 @@ impl Proxy {
                 None => Session::new(shared.clone(), id).run(stream).await,
             }
             shared.stats.sessions_alive.fetch_sub(1, Ordering::AcqRel);
+            drop(seat);
         });
     }
 }

@@ -62,6 +62,14 @@ pub fn text(p: &Proxy) -> String {
         "Client connections open.",
         s.sessions_alive.load(Ordering::Relaxed),
     );
+    let workers = crate::percore::sessions();
+    if !workers.is_empty() {
+        let name = "codis_proxy_worker_sessions";
+        let _ = writeln!(out, "# HELP {name} Client connections served by each worker (--ncpu).\n# TYPE {name} gauge");
+        for (i, n) in workers.iter().enumerate() {
+            let _ = writeln!(out, "{name}{{worker=\"{i}\"}} {n}");
+        }
+    }
     if let Some(u) = s.sys_usage() {
         metric(&mut out, "codis_proxy_rusage_cpu", "gauge", "CPU cores busy over the last second.", u.cpu);
         if let Some(raw) = u.usage {
