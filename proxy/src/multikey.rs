@@ -29,7 +29,8 @@ use compat::slot::slot_of;
 use crate::backend::{BackendConn, Guard, Pending};
 use crate::error::{BackendError, RequestError};
 use crate::forward::{forward, pick, type_name, Origin};
-use crate::mapper::OpInfo;
+use crate::mapper::{OpInfo, Special};
+use crate::resp3::Shape;
 use crate::router::SlotRoute;
 use crate::session::{Entry, Session, State, OK};
 use crate::sink::{Delivery, Target};
@@ -77,6 +78,21 @@ impl Merge {
     }
 }
 
+/// How a request of `nargs` arguments (its name included) is split, when it is one of the
+/// multi-key requests: the merge and the arguments per key. `None` for the other requests and
+/// for the forms that are answered or forwarded whole (a wrong argument count, one key).
+pub(crate) fn multikey_op(info: &OpInfo, nargs: usize) -> Option<(MergeOp, usize)> {
+    match info.special {
+        Special::MGet if nargs > 2 => Some((MergeOp::MGet, 1)),
+        Special::MSet if nargs > 3 && !nargs.is_multiple_of(2) => Some((MergeOp::MSet, 2)),
+        Special::SumKeys if nargs > 2 => Some(match info.name.unwrap_or("DEL") {
+            "EXISTS" => (MergeOp::Exists, 1),
+            name => (MergeOp::Sum(name), 1),
+        }),
+        _ => None,
+    }
+}
+
 /// The keys of a multi-key request that go to one backend connection.
 struct Group {
     conn: Arc<BackendConn>,
@@ -94,6 +110,58 @@ impl Session {
         if !self.send_grouped(args, info, op, step) {
             self.split_per_key(args, info, op, step).await
         }
+    }
+
+    /// [`Session::split`] for a request whose keys all go to one backend connection (one
+    /// backend, or keys sharing a hash tag): `frame`, the client's canonical bytes, is what the
+    /// grouped path would encode, so it is queued as it is, with the grouped path's merge.
+    /// `arg(i)` reads argument `i`. Returns false, having sent nothing, when the keys need
+    /// several connections or the general path.
+    pub(crate) fn split_in_place<'a>(
+        &mut self,
+        info: &OpInfo,
+        op: MergeOp,
+        step: usize,
+        nargs: usize,
+        arg: impl Fn(usize) -> Option<&'a [u8]>,
+        frame: &[u8],
+    ) -> bool {
+        let shared = self.shared.clone();
+        let router = &shared.router;
+        if router.holds_on_failover() {
+            return false;
+        }
+        let seed = self.next_seed();
+        let nkeys = (nargs - 1) / step;
+        let mut conn: Option<Arc<BackendConn>> = None;
+        let mut routes: Vec<Arc<SlotRoute>> = Vec::new();
+        for key in 0..nkeys {
+            let Some(k) = arg(1 + step * key) else { return false };
+            let slot = slot_of(k);
+            if !self.held.is_empty() && self.slot_held(slot) {
+                return false;
+            }
+            let route = router.route(slot);
+            if route.locked || route.migrate.is_some() {
+                return false;
+            }
+            let Some(c) = pick(&route, info.is_master_only(), self.database, seed) else { return false };
+            match &conn {
+                None => conn = Some(c.clone()),
+                Some(first) if Arc::ptr_eq(first, c) => {}
+                Some(_) => return false,
+            }
+            if !routes.last().is_some_and(|r| Arc::ptr_eq(r, &route)) {
+                routes.push(route);
+            }
+        }
+        let Some(conn) = conn else { return false };
+        let seq = self.next_seq();
+        let merge = Merge::grouped(op, 1, vec![0; nkeys]);
+        self.entries.push_back(Entry { state: State::Merge(Box::new(merge)), shape: Shape::Plain });
+        let target = Target::Session { sink: self.sink.clone(), seq, part: 0 };
+        conn.push(|out| out.extend_from_slice(frame), Pending { target, guard: Guard::Many(routes) });
+        true
     }
 
     /// One request per backend connection with that connection's keys in request order.

@@ -19,7 +19,7 @@ use crate::error::{BackendError, RequestError};
 use crate::forward::{forward_frame, queue, Origin};
 use crate::listener::ClientIo;
 use crate::mapper::{self, Ext, OpInfo, Special};
-use crate::multikey::{merge, Merge, MergeOp};
+use crate::multikey::{merge, multikey_op, Merge};
 use crate::proxy::Shared;
 use crate::resp3::{self, Shape};
 use crate::sink::{Delivery, Sink, Target, PUSH};
@@ -469,10 +469,18 @@ impl Session {
         frame: &mut Option<Bytes>,
     ) {
         let Some(info) = self.begin(decoder.arg(rbuf, 0).unwrap_or_default()) else { return };
-        if req.canonical && self.plain_keyed(&info) {
-            let key = decoder.arg(rbuf, info.key_index as usize);
-            if self.forward_in_place(&info, key, &rbuf[req.start..req.end]) {
-                return;
+        if req.canonical && self.plain_session(&info) {
+            let frame = &rbuf[req.start..req.end];
+            if info.special == Special::None {
+                let key = decoder.arg(rbuf, info.key_index as usize);
+                if self.forward_in_place(&info, key, frame) {
+                    return;
+                }
+            } else if let Some((op, step)) = multikey_op(&info, decoder.arg_count()) {
+                let nargs = decoder.arg_count();
+                if self.split_in_place(&info, op, step, nargs, |i| decoder.arg(rbuf, i), frame) {
+                    return;
+                }
             }
         }
         decoder.split_peeked(rbuf, req, args, frame);
@@ -499,17 +507,11 @@ impl Session {
         }
     }
 
-    /// True when [`Session::handle_op`] would only hash the request's key and forward it: a
-    /// command the table lets through without special handling, in a RESP2 session that is
-    /// authorised, not subscribed and not inside MULTI.
-    fn plain_keyed(&mut self, info: &OpInfo) -> bool {
-        if self.resp3
-            || info.special != Special::None
-            || info.ext != Ext::None
-            || info.is_not_allowed()
-            || self.pubsub.is_some()
-            || self.tx.is_some()
-        {
+    /// True when [`Session::handle_op`] would go straight to the command's own handling: a
+    /// command the table lets through, in a RESP2 session that is authorised, not subscribed
+    /// and not inside MULTI. With no special handling, it only hashes the key and forwards.
+    fn plain_session(&mut self, info: &OpInfo) -> bool {
+        if self.resp3 || info.ext != Ext::None || info.is_not_allowed() || self.pubsub.is_some() || self.tx.is_some() {
             return false;
         }
         if !self.authorized {
@@ -603,23 +605,19 @@ impl Session {
             }
             Special::SlotsScan => self.handle_slots_scan(args, &info).await,
             Special::SlotsMapping => self.handle_slots_mapping(args),
-            Special::MGet if args.len() > 2 => self.split(args, &info, MergeOp::MGet, 1).await,
+            _ if let Some((op, step)) = multikey_op(&info, args.len()) => self.split(args, &info, op, step).await,
             Special::MGet if args.len() == 1 => {
                 self.push_done(err_reply("ERR wrong number of arguments for 'MGET' command"), false)
             }
             Special::MSet if args.len() == 1 || args.len().is_multiple_of(2) => {
                 self.push_done(err_reply("ERR wrong number of arguments for 'MSET' command"), false)
             }
-            Special::MSet if args.len() > 3 => self.split(args, &info, MergeOp::MSet, 2).await,
             Special::SumKeys => {
                 let name = info.name.unwrap_or("DEL");
-                let op = if name == "EXISTS" { MergeOp::Exists } else { MergeOp::Sum(name) };
-                match args.len() {
-                    1 if matches!(name, "DEL" | "EXISTS") => {
-                        self.push_done(err_reply(&format!("ERR wrong number of arguments for '{name}' command")), false)
-                    }
-                    1 | 2 => self.dispatch(args, &info, frame).await,
-                    _ => self.split(args, &info, op, 1).await,
+                if args.len() == 1 && matches!(name, "DEL" | "EXISTS") {
+                    self.push_done(err_reply(&format!("ERR wrong number of arguments for '{name}' command")), false)
+                } else {
+                    self.dispatch(args, &info, frame).await
                 }
             }
             _ => self.dispatch(args, &info, frame).await,

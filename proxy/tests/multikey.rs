@@ -74,6 +74,19 @@ fn a_failing_backend_reads_as_per_key() {
     assert_eq!(raw(&reply), "-ERR handle response, bad mget resp: <error> array.len = 0\r\n");
     let reply = c.call(&cmd("DEL", &[&lo, &hi])).unwrap();
     assert_eq!(raw(&reply), format!("-ERR handle response, bad del resp: <error> value.len = {}\r\n", loading.len()));
+    // Every key on the failing backend (the request goes as the client sent it): the same
+    // wording.
+    let proxy = TestProxy::start(Config::default(), &all_on(&b.addr()));
+    let mut c = proxy.conn();
+    let reply = c.call(&cmd("MGET", &[&lo, &hi, &lo])).unwrap();
+    assert_eq!(raw(&reply), "-ERR handle response, bad mget resp: <error> array.len = 0\r\n");
+    let reply = c.call(&cmd("MSET", &[&lo, "1", &hi, "2"])).unwrap();
+    assert_eq!(raw(&reply), format!("-ERR handle response, bad mset resp: <error> value.len = {}\r\n", loading.len()));
+    let reply = c.call(&cmd("EXISTS", &[&lo, &hi])).unwrap();
+    assert_eq!(
+        raw(&reply),
+        format!("-ERR handle response, bad exists resp: <error> value.len = {}\r\n", loading.len())
+    );
     // A backend nobody listens on: the connection's error, as each key would get it.
     let dead = addr(free_port().unwrap());
     let proxy = TestProxy::start(Config::default(), &split_on(&a.addr(), &dead));
@@ -159,6 +172,21 @@ fn two_groups_answer_like_one_redis_server() {
     same(&["EXISTS", l(0), l(1), l(2), h(0), h(1), h(2)]);
     // Two MGETs so far, each one request per backend.
     assert_eq!((calls(&a, "mget"), calls(&b, "mget")), (before.0 + 2, before.1 + 2));
+    // Keys sharing a hash tag, or all on one backend: one request, the client's own.
+    let tagged = ["{t}a", "{t}b", "{t}c"];
+    let before = (calls(&a, "mget") + calls(&b, "mget"), calls(&a, "mset") + calls(&b, "mset"));
+    same(&["MSET", tagged[0], "1", tagged[1], "2", tagged[0], "3"]);
+    assert_eq!(
+        same(&["MGET", tagged[0], tagged[2], tagged[1], tagged[0]]),
+        "*4\r\n$1\r\n3\r\n$-1\r\n$1\r\n2\r\n$1\r\n3\r\n"
+    );
+    same(&["MGET", l(0), l(1), l(2)]);
+    assert_eq!(same(&["EXISTS", tagged[0], tagged[0], tagged[2]]), ":2\r\n");
+    same(&["TOUCH", tagged[1], tagged[2]]);
+    assert_eq!(same(&["DEL", tagged[0], tagged[1], tagged[0]]), ":2\r\n");
+    same(&["UNLINK", tagged[0], tagged[1]]);
+    let after = (calls(&a, "mget") + calls(&b, "mget"), calls(&a, "mset") + calls(&b, "mset"));
+    assert_eq!(after, (before.0 + 2, before.1 + 1));
 
     // A key on the migrating slot: per key, the key is moved to b first.
     let before = calls(&b, "mget");
