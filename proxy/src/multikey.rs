@@ -16,6 +16,10 @@
 //!   (`EXISTS a a` = 2, since Redis 3.0.3; codis-server 3.2.11 and ours too), as the per-key
 //!   parts do (1 + 1): again the sum of the groups' counts.
 //!
+//! When every key goes to one connection (one backend, or keys sharing a hash tag) the grouped
+//! request is exactly the client's request, so the client's bytes are queued as they are
+//! ([`Session::split_in_place`]), with the same merge of the one reply.
+//!
 //! Errors read as per key too. All keys sent to one server share its outcome (LOADING, READONLY,
 //! OOM, a lost connection...), and groups are numbered by their first key, so the first failing
 //! group holds the first failing key: its error is the one Go reports, in Go's wording.
