@@ -428,21 +428,7 @@ impl Proxy {
                             let seat = crate::percore::assign();
                             match crate::percore::handle_for(&seat) {
                                 None => self.accept(stream, seat),
-                                Some(worker) => {
-                                    match stream.into_std() {
-                                        // Registered again in the other worker's reactor, there.
-                                        Ok(stream) => {
-                                            let proxy = self.clone();
-                                            worker.spawn(async move {
-                                            match TcpStream::from_std(stream) {
-                                                Ok(stream) => proxy.accept(stream, seat),
-                                                Err(e) => tracing::warn!(error = %e, "proxy hand over new connection failed"),
-                                            }
-                                        });
-                                        }
-                                        Err(e) => tracing::warn!(error = %e, "proxy hand over new connection failed"),
-                                    }
-                                }
+                                Some(worker) => self.hand_over(stream, seat, worker),
                             }
                         }
                         Client::Unix(stream) => self.accept(stream, crate::percore::assign_here()),
@@ -458,6 +444,24 @@ impl Proxy {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Starts the session of `stream` on another worker's runtime, registered in its reactor.
+    fn hand_over(&self, stream: TcpStream, seat: crate::percore::Seat, worker: &tokio::runtime::Handle) {
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "proxy hand over new connection failed");
+                return;
+            }
+        };
+        let proxy = self.clone();
+        worker.spawn(async move {
+            match TcpStream::from_std(stream) {
+                Ok(stream) => proxy.accept(stream, seat),
+                Err(e) => tracing::warn!(error = %e, "proxy hand over new connection failed"),
+            }
+        });
     }
 
     /// Starts the session of `stream` on the calling runtime; `seat` counts it on its worker.
