@@ -112,12 +112,24 @@ impl Server {
     }
 
     pub fn spawn(&mut self) {
-        self.spawn_on(free_port());
+        // A port found free can be bound by another test's server before this one binds it:
+        // this one then exits and the port answers for the other. Try another port.
+        for _ in 0..5 {
+            if self.try_spawn_on(free_port()) {
+                return;
+            }
+        }
+        panic!("{} could not start on a free port; log:\n{}", self.bin.display(), self.log());
     }
 
     /// Starts the process (again) on `port`, e.g. to bring a killed server back at the address
     /// its peers know.
     pub fn spawn_on(&mut self, port: u16) {
+        assert!(self.try_spawn_on(port), "{} exited; log:\n{}", self.bin.display(), self.log());
+    }
+
+    /// False when the process exited before answering (e.g. its port was taken).
+    fn try_spawn_on(&mut self, port: u16) -> bool {
         let child = Command::new(&self.bin)
             .args(["--port", &port.to_string()])
             .args(&self.args)
@@ -126,17 +138,26 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn server");
+        let pid = child.id();
         self.child = Some(child);
         self.port = port;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("{} exited ({status}); log:\n{}", self.bin.display(), self.log());
+            if self.child.as_mut().unwrap().try_wait().unwrap().is_some() {
+                return false;
             }
             if let Ok(mut c) = Conn::connect(port) {
-                let r = c.cmd(&["PING"]);
-                if r == Frame::Simple("PONG".into()) || matches!(&r, Frame::Error(e) if e.starts_with(b"NOAUTH")) {
-                    return;
+                match c.cmd(&["PING"]) {
+                    // Only this process, not another test's server that holds the port.
+                    Frame::Simple(s) if &s[..] == b"PONG" => {
+                        if let Frame::Bulk(info) = c.cmd(&["INFO", "server"]) {
+                            if String::from_utf8_lossy(&info).contains(&format!("process_id:{pid}\r\n")) {
+                                return true;
+                            }
+                        }
+                    }
+                    Frame::Error(e) if e.starts_with(b"NOAUTH") => return true,
+                    _ => {}
                 }
             }
             assert!(Instant::now() < deadline, "server not ready; log:\n{}", self.log());
