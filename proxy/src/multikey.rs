@@ -130,9 +130,7 @@ impl Session {
         arg: impl Fn(usize) -> Option<&'a [u8]>,
         frame: &[u8],
     ) -> bool {
-        let shared = self.shared.clone();
-        let router = &shared.router;
-        if router.holds_on_failover() {
+        if self.shared.router.holds_on_failover() {
             return false;
         }
         let seed = self.next_seed();
@@ -141,18 +139,10 @@ impl Session {
         let mut routes: Vec<Arc<SlotRoute>> = Vec::new();
         for key in 0..nkeys {
             let Some(k) = arg(1 + step * key) else { return false };
-            let slot = slot_of(k);
-            if !self.held.is_empty() && self.slot_held(slot) {
-                return false;
-            }
-            let route = router.route(slot);
-            if route.locked || route.migrate.is_some() {
-                return false;
-            }
-            let Some(c) = pick(&route, info.is_master_only(), self.database, seed) else { return false };
+            let Some((route, c)) = self.grouped_route(k, info.is_master_only(), seed) else { return false };
             match &conn {
-                None => conn = Some(c.clone()),
-                Some(first) if Arc::ptr_eq(first, c) => {}
+                None => conn = Some(c),
+                Some(first) if Arc::ptr_eq(first, &c) => {}
                 Some(_) => return false,
             }
             if !routes.last().is_some_and(|r| Arc::ptr_eq(r, &route)) {
@@ -193,13 +183,10 @@ impl Session {
     }
 
     /// The keys grouped by the connection the per-key path would pick for them, groups in the
-    /// order of their first key, and the group of each key. `None` when a key's slot is held,
-    /// locked, migrating (the per-key path moves or wraps each key) or has no backend (the
-    /// per-key path reports it), or when held requests are re-sent per slot (failover hold).
+    /// order of their first key, and the group of each key. `None` when a key cannot be grouped
+    /// ([`Session::grouped_route`]) or when held requests are re-sent per slot (failover hold).
     fn group_keys(&mut self, args: &[Bytes], step: usize, master_only: bool) -> Option<(Vec<Group>, Vec<u32>)> {
-        let shared = self.shared.clone();
-        let router = &shared.router;
-        if router.holds_on_failover() {
+        if self.shared.router.holds_on_failover() {
             return None;
         }
         let seed = self.next_seed();
@@ -207,15 +194,7 @@ impl Session {
         let mut groups: Vec<Group> = Vec::new();
         let mut layout = Vec::with_capacity(nkeys);
         for key in 0..nkeys {
-            let slot = slot_of(&args[1 + step * key]);
-            if self.slot_held(slot) {
-                return None;
-            }
-            let route = router.route(slot);
-            if route.locked || route.migrate.is_some() {
-                return None;
-            }
-            let conn = pick(&route, master_only, self.database, seed)?.clone();
+            let (route, conn) = self.grouped_route(&args[1 + step * key], master_only, seed)?;
             let i = match groups.iter().position(|g| Arc::ptr_eq(&g.conn, &conn)) {
                 Some(i) => i,
                 None => {
@@ -234,6 +213,22 @@ impl Session {
             layout.push(i as u32);
         }
         Some((groups, layout))
+    }
+
+    /// The route of `key`'s slot and the connection the per-key path would pick for it, or
+    /// `None` when the slot is held, locked, migrating (the per-key path moves or wraps each
+    /// key) or has no backend (the per-key path reports it).
+    fn grouped_route(&self, key: &[u8], master_only: bool, seed: u32) -> Option<(Arc<SlotRoute>, Arc<BackendConn>)> {
+        let slot = slot_of(key);
+        if !self.held.is_empty() && self.slot_held(slot) {
+            return None;
+        }
+        let route = self.shared.router.route(slot);
+        if route.locked || route.migrate.is_some() {
+            return None;
+        }
+        let conn = pick(&route, master_only, self.database, seed)?.clone();
+        Some((route, conn))
     }
 
     /// Splits a multi-key request into one request per key (`step` arguments per key) and

@@ -76,6 +76,13 @@ fn main() {
         }
     }
     config::logging::init(&config.loglevel, &config.logfile);
+    // A panic in a connection task is caught by the runtime and only drops that client's
+    // socket: say so in the log, where an operator (or a failing test) looks.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        default_hook(info);
+    }));
     tracing::warn!("Server started, Redis version {}", cmd::connection::REDIS_VERSION);
     let port = config.port;
     let pidfile = config.pidfile.clone();

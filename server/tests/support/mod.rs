@@ -135,7 +135,7 @@ impl Server {
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr_file(&self.dir))
             .spawn()
             .expect("spawn server");
         let pid = child.id();
@@ -167,6 +167,11 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// What the process wrote to stderr (a panic's message, among others).
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join(STDERR_FILE)).unwrap_or_default()
     }
 
     pub fn conn(&self) -> Conn {
@@ -202,7 +207,29 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+        // A failing test shows what its server said: the log's end and all of stderr.
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- {} on port {}: server.log (last 40 lines)", self.bin.display(), self.port);
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+            eprintln!("--- stderr\n{}", self.stderr());
+        }
     }
+}
+
+const STDERR_FILE: &str = "server.stderr";
+
+/// The server's stderr, appended to a file in its directory (kept across restarts).
+fn stderr_file(dir: &Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(STDERR_FILE))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
 }
 
 pub struct Conn {
