@@ -438,6 +438,48 @@ mod tests {
         assert!(buf.is_empty());
     }
 
+    /// A pipeline cut into three reads at every pair of points decodes to the same requests,
+    /// as a connection sees it: decode until nothing is complete, then append the next read.
+    #[test]
+    fn pipeline_cut_anywhere_decodes_the_same() {
+        let mut input = Vec::new();
+        let value = vec![b'v'; 50];
+        for (i, req) in [
+            vec![&b"HSET"[..], b"h17", b"f12345", &value],
+            vec![b"INCR", b"counter:23"],
+            vec![b"RPUSH", b"log", b"1024"],
+            vec![b"SET", b"s1", b""],
+            vec![b"PING"],
+        ]
+        .iter()
+        .enumerate()
+        {
+            super::super::write::command(&mut input, req);
+            if i == 2 {
+                input.extend_from_slice(b"*0\r\nPING\r\n");
+            }
+        }
+        let (want, r) = dec(&input);
+        r.unwrap();
+        assert_eq!(want.len(), 6);
+        for a in 0..=input.len() {
+            for b in a..=input.len() {
+                let mut d = RequestDecoder::default();
+                let mut buf = BytesMut::new();
+                let mut got = Vec::new();
+                let mut args = Vec::new();
+                for chunk in [&input[..a], &input[a..b], &input[b..]] {
+                    buf.extend_from_slice(chunk);
+                    while d.decode_into(&mut buf, &mut args).unwrap() {
+                        got.push(args.iter().map(|x| x.to_vec()).collect::<Vec<_>>());
+                    }
+                }
+                assert_eq!(got, want, "cut at {a} and {b}");
+                assert!(buf.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn inline_and_blank_lines() {
         let (cmds, r) = dec(b"\r\n  \nset a \"b c\"\r\nPING\n");

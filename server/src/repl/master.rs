@@ -204,11 +204,12 @@ fn reap(pid: i32, block: bool) -> Option<bool> {
 pub fn cron(state: &mut State) {
     state.current_client = 0;
     super::diskless::poll(state);
-    super::diskless::maybe_start(state);
     let now = crate::util::now_ms();
     if now - state.repl.last_newline_ms >= 1000 {
         // Replicas waiting for their RDB get a newline a second, which refreshes their
-        // read timeout (the replica skips it), as Redis does.
+        // read timeout (the replica skips it), as Redis does. Sent before a diskless transfer
+        // may start in this same tick, as Redis's cron does: a replica that waited the whole
+        // delay always got at least one.
         state.repl.last_newline_ms = now;
         let waiting: Vec<u64> = state
             .repl
@@ -221,6 +222,7 @@ pub fn cron(state: &mut State) {
             push_unlimited(state, id, b"\n");
         }
     }
+    super::diskless::maybe_start(state);
     let mut i = 0;
     while i < state.repl.replicas.len() {
         let id = state.repl.replicas[i].client;
