@@ -239,9 +239,17 @@ impl Server {
                 c.set_timeout(Duration::from_secs(2));
                 if let Ok(r) = c.call(&["PING"]) {
                     if r.raw == b"+PONG\r\n" {
-                        // Still ours? A server that lost the port race exits on its own.
-                        if self.child.try_wait()?.is_none() {
-                            return Ok(());
+                        // Ours, or another test's server that took the port first? This one
+                        // would exit on its own, but perhaps only after this check.
+                        let pid = format!("process_id:{}\r\n", self.child.id());
+                        match c.call(&["INFO", "server"]) {
+                            Ok(info) if info.raw.windows(pid.len()).any(|w| w == pid.as_bytes()) => return Ok(()),
+                            Ok(_) => {
+                                let _ = self.child.kill();
+                                let _ = self.child.wait();
+                                bail!("port {} already in use by another server", self.port);
+                            }
+                            Err(_) => {}
                         }
                     }
                 }
